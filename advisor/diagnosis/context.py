@@ -1,0 +1,119 @@
+"""Per-record view that detectors share: normalised texts and parsed JSON, computed once."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from advisor.diagnosis import text as T
+from advisor.records import EvalRecord
+
+#: short references that are labels rather than facts: finding one in the prompt says nothing
+LABEL_WORDS = frozenset("yes no true false positive negative neutral correct incorrect a b c d e".split())
+
+
+class DiagnosisContext:
+    """What detectors know about one failed record. Properties are computed lazily."""
+
+    def __init__(self, record: EvalRecord, options: Any = None) -> None:
+        self.record = record
+        self.options = options
+
+    @cached_property
+    def output(self) -> str:
+        return self.record.output.strip()
+
+    @cached_property
+    def output_norm(self) -> str:
+        return T.normalize(self.output)
+
+    @cached_property
+    def reference_norm(self) -> str:
+        return T.normalize(self.record.reference or "")
+
+    @cached_property
+    def prompt_norm(self) -> str:
+        return T.normalize(self.record.prompt)
+
+    @cached_property
+    def reference_json(self) -> Any:
+        return T.loose_json(self.record.reference)
+
+    @cached_property
+    def output_json(self) -> tuple[Any, str]:
+        return T.parse_json(self.output)
+
+    @cached_property
+    def wants_json(self) -> bool:
+        fmt = (self.record.format or "").lower()
+        if fmt:
+            return fmt == "json"
+        if self.reference_json is not None:
+            return True
+        return "json" in self.record.prompt[-600:].lower()
+
+    @cached_property
+    def reference_number(self) -> float | None:
+        ref = self.record.reference
+        return T.to_number(ref) if ref else None
+
+    @cached_property
+    def is_choice(self) -> bool:
+        """A multiple-choice record (log-likelihood picks, or a bare choice letter as reference)."""
+        if self.record.choices:
+            return True
+        ref = (self.record.reference or "").strip().strip("()").upper()
+        return len(ref) == 1 and ref in "ABCDEFGH"
+
+    @cached_property
+    def reference_in_prompt(self) -> bool:
+        """The expected answer is written in the prompt itself (extraction, reading passage)."""
+        ref = self.reference_norm
+        if not ref or self.record.choices or ref in LABEL_WORDS or len(ref) < 3:
+            return False
+        if self.reference_json is not None:
+            values = _leaf_strings(self.reference_json)
+            return bool(values) and all(T.contains_phrase(self.prompt_norm, T.normalize(v)) for v in values)
+        return T.contains_phrase(self.prompt_norm, ref)
+
+    @cached_property
+    def content_correct(self) -> bool | None:
+        """Is the answer inside the output right, whatever its form? None: cannot tell."""
+        rec = self.record
+        if rec.choices and rec.picked is not None:
+            return T.normalize(rec.choices[rec.picked]) == self.reference_norm
+        if self.reference_json is not None:
+            value, how = self.output_json
+            if how == "none":
+                return None
+            return T.canon(value) == T.canon(self.reference_json)
+        if not self.reference_norm:
+            return None
+        if self.is_choice:
+            letter = choice_letter(self.output)
+            return None if letter is None else letter == rec.reference.strip().strip("()").upper()
+        if self.reference_number is not None:
+            nums = T.numbers_in(self.output)
+            if nums:
+                return any(abs(n - self.reference_number) < 1e-9 for n in nums)
+        return T.contains_phrase(self.output_norm, self.reference_norm)
+
+
+def _leaf_strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _leaf_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _leaf_strings(v)]
+    if value is None or isinstance(value, bool):
+        return []
+    return [str(value)]
+
+
+def choice_letter(output: str) -> str | None:
+    import re
+
+    m = re.search(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-H])\)?\b", output, re.I)
+    if m:
+        return m.group(1).upper()
+    m = re.match(r"^\s*\(?([A-H])\)?(?:[\s.):,]|$)", output)
+    return m.group(1).upper() if m else None

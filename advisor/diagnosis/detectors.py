@@ -1,0 +1,375 @@
+"""Built-in failure detectors (one plugin; each detector is one class with ``detect``).
+
+Every detector answers one question about a failed record and returns findings with
+evidence a person can check. The engine picks the verdict by precedence
+(behaviour, factual, format); see DESIGN.md section 2 for the taxonomy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from advisor import hookimpl
+from advisor.diagnosis import text as T
+from advisor.diagnosis.context import DiagnosisContext, choice_letter
+from advisor.records import FailureClass, Finding
+
+B, F, M = FailureClass.BEHAVIOUR, FailureClass.FACTUAL, FailureClass.FORMAT
+
+_UNKNOWN_RE = re.compile(
+    r"\b(i (?:do not|don't|dont) know|i'?m not sure|i am not sure|not (?:aware|familiar) (?:of|with)|"
+    r"(?:do not|don't|dont) have (?:any )?(?:specific |enough |real-time |current )?(?:information|data|knowledge|details)|"
+    r"no (?:information|data|record) (?:about|on|available)|(?:couldn't|could not|cannot|can't) find (?:any )?information|"
+    r"unable to (?:find|provide) (?:any )?information|there is no (?:known|such))\b",
+    re.I,
+)
+_REFUSAL_RE = re.compile(
+    r"^(?:.{0,40})\b(i (?:can(?:no|')t|cannot|won't|will not|am unable to|'m unable to|must decline to)"
+    r" (?:help|assist|provide|answer|comply|do that|fulfil|fulfill|respond|create|write|generate)|"
+    r"(?:as an ai|as a language model)[^.]{0,60}(?:cannot|can't|not able)|i'?m sorry,? but i (?:can(?:no|')t|cannot|won't))",
+    re.I | re.S,
+)
+_OUTDATED_RE = re.compile(r"\b(as of my (?:last|knowledge)|knowledge cut-?off|as of (?:19|20)\d\d|at the time of my training)\b", re.I)
+
+# Instructions in a prompt that can be checked on the output.
+_ONE_WORD_RE = re.compile(r"\b(?:in|with|using) (?:only )?(?:one|a single) word\b|\bone[- ]word answer\b", re.I)
+_N_WORDS_RE = re.compile(r"\b(?:in|with|using) exactly (\w+) words\b", re.I)
+_MAX_WORDS_RE = re.compile(r"\b(?:in|with|using) (?:at most|no more than|fewer than|less than|under) (\w+) words\b", re.I)
+_MAX_SENT_RE = re.compile(r"\b(?:in|with|using) (?:at most |no more than )?(one|a single|1|two|2|three|3) sentences?\b", re.I)
+_YES_NO_RE = re.compile(r"\b(?:answer|reply|respond)(?: only)? with (?:only )?(?:a )?(?:\"?yes\"? or \"?no\"?)|\byes or no\b", re.I)
+_UPPER_RE = re.compile(r"\b(?:all (?:capital|caps|uppercase)|in uppercase|in capital letters|upper-?case letters)\b", re.I)
+_LOWER_RE = re.compile(r"\b(?:all lowercase|in lowercase|lower-?case letters)\b", re.I)
+_LANG_RE = re.compile(r"\b(?:in|into) (english|french|spanish|german|italian|portuguese)\b", re.I)
+_NUMBER_WORDS = {"one": 1, "a": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                 "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twenty": 20, "fifty": 50, "hundred": 100}
+_DATE_RE = re.compile(
+    r"\b(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|"
+    r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{4})\b",
+    re.I,
+)
+
+
+def _count(word: str) -> int | None:
+    word = word.lower()
+    return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
+
+
+def _instruction_text(ctx: DiagnosisContext) -> str:
+    """The instance part of the prompt: few-shot exemplars come before it."""
+    return ctx.record.prompt[-800:]
+
+
+class EmptyOutput:
+    name = "empty-output"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        if not ctx.output and not ctx.record.choices:
+            yield Finding(B, "empty", "the output is empty")
+
+
+class Repetition:
+    name = "repetition"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        ratio = T.repetition_ratio(ctx.output)
+        if ratio >= 0.5:
+            yield Finding(B, "repetition", f"{ratio:.0%} of the output's word 3-grams repeat (degenerate loop)")
+
+
+class RefusalOrUnknown:
+    """A refusal of a benign request is behaviour; "I don't know" to a fact question is factual."""
+
+    name = "refusal"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        out = ctx.output[:400]
+        if not out or ctx.record.choices:
+            return
+        if ctx.record.assertions and any(t == "is-refusal" for t, _, _ in ctx.record.assertions):
+            return  # the test expects a refusal; promptfoo evidence decides
+        if _UNKNOWN_RE.search(out):
+            if ctx.reference_in_prompt:
+                yield Finding(B, "unfaithful-to-prompt",
+                              f"says it does not know, but the prompt contains the answer {T.clip(ctx.record.reference or '', 40)!r}")
+            else:
+                yield Finding(F, "unknown", f"the model says it does not know: {T.clip(out, 70)!r}")
+        elif _REFUSAL_RE.search(out):
+            yield Finding(B, "refusal", f"refuses the request: {T.clip(out, 70)!r}")
+
+
+class EchoesPrompt:
+    name = "echo"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        out = ctx.output_norm
+        if len(out) < 25 or ctx.content_correct:
+            return
+        if T.contains_phrase(ctx.prompt_norm, out) and len(out) >= 0.5 * min(len(ctx.prompt_norm), 300):
+            yield Finding(B, "echo", "the output repeats the prompt instead of answering it")
+
+
+class OffTopic:
+    """A long output that shares almost no content words with the prompt or the reference."""
+
+    name = "off-topic"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        if ctx.record.choices or ctx.wants_json:
+            return
+        out_words = T.content_words(ctx.output)
+        if len(out_words) < 8:
+            return
+        anchor = T.content_words(_instruction_text(ctx)) | T.content_words(ctx.record.reference or "")
+        if not anchor:
+            return
+        overlap = len(out_words & anchor) / len(out_words)
+        if overlap < 0.05:
+            yield Finding(B, "off-topic",
+                          f"only {len(out_words & anchor)} of {len(out_words)} content words of the output occur in the prompt or reference")
+
+
+class Instructions:
+    """Checkable instructions of the prompt: language, case, length, yes/no."""
+
+    name = "instructions"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        rec = ctx.record
+        if rec.choices or not ctx.output:
+            return
+        prompt = _instruction_text(ctx)
+        out = ctx.output
+        n_words = len(out.split())
+        # Language: an explicit instruction, or a script that differs from prompt and reference.
+        m = _LANG_RE.search(prompt)
+        if m:
+            want = m.group(1).lower()
+            got = T.guess_language(out)
+            if got and got != want:
+                yield Finding(B, "wrong-language", f"asked for {want}, the output reads as {got}")
+        else:
+            expected_script = T.script_of(rec.reference or "") or T.script_of(prompt)
+            got_script = T.script_of(out)
+            if expected_script and got_script and got_script != expected_script and len(out) > 3:
+                yield Finding(B, "wrong-language", f"the output is written in {got_script} script, the task in {expected_script}")
+        if _UPPER_RE.search(prompt) and any(c.islower() for c in out):
+            yield Finding(B, "case", "asked for capital letters, the output has lowercase letters")
+        if _LOWER_RE.search(prompt) and any(c.isupper() for c in out):
+            yield Finding(B, "case", "asked for lowercase, the output has capital letters")
+        m = _N_WORDS_RE.search(prompt)
+        if m and (want := _count(m.group(1))) and n_words != want:
+            yield Finding(B, "length", f"asked for exactly {want} words, the output has {n_words}")
+        m = _MAX_WORDS_RE.search(prompt)
+        if m and (want := _count(m.group(1))) and n_words > want:
+            yield Finding(B, "length", f"asked for at most {want} words, the output has {n_words}")
+        m = _MAX_SENT_RE.search(prompt)
+        if m and (want := _count(m.group(1))):
+            sentences = len([s for s in re.split(r"[.!?]+(?:\s|$)", out) if s.strip()])
+            if sentences > want:
+                yield Finding(B, "length", f"asked for {want} sentence(s), the output has {sentences}")
+        if _ONE_WORD_RE.search(prompt) and n_words > 1:
+            if ctx.content_correct:
+                yield Finding(M, "extra-prose", f"asked for one word; the answer is there but wrapped in {n_words} words")
+            else:
+                yield Finding(B, "length", f"asked for one word, the output has {n_words}")
+        if _YES_NO_RE.search(prompt):
+            first = T.words(out[:20])[:1]
+            if first and first[0] in ("yes", "no"):
+                if n_words > 1:
+                    yield Finding(M, "extra-prose", "asked for yes or no; the output adds prose after it")
+            elif not re.search(r"\b(yes|no)\b", out, re.I):
+                yield Finding(B, "constraint", "asked for yes or no, the output says neither")
+
+
+class JsonStructure:
+    """Outputs that must be JSON: invalid, truncated, wrapped, wrong keys, wrong values."""
+
+    name = "json"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        if not ctx.wants_json or not ctx.output:
+            return
+        value, how = ctx.output_json
+        ref = ctx.reference_json
+        if how == "none":
+            stripped = ctx.output.lstrip("`json \n")
+            if stripped.startswith(("{", "[")) and T.first_balanced(stripped) is None:
+                yield Finding(M, "truncated", "the JSON output is cut off before its closing bracket")
+            elif "{" in ctx.output or "[" in ctx.output:
+                yield Finding(M, "json-invalid", "the output has a JSON-like block that does not parse")
+            else:
+                yield Finding(M, "json-invalid", f"JSON was required; the output is prose: {T.clip(ctx.output, 60)!r}")
+            return
+        if how == "fenced":
+            yield Finding(M, "code-fence", "the JSON is wrapped in a Markdown code fence")
+        elif how == "embedded":
+            yield Finding(M, "extra-prose", "the JSON is surrounded by prose")
+        if isinstance(ref, dict) and isinstance(value, dict):
+            want, got = set(map(str.lower, ref)), set(k.lower() for k in value)
+            if want != got:
+                missing, extra = sorted(want - got), sorted(got - want)
+                parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"extra {', '.join(extra)}"] if extra else [])
+                yield Finding(M, "json-keys", f"wrong keys: {'; '.join(parts)}")
+                return
+            wrong = [k for k in ref if T.canon(ref[k]) != T.canon(_get_ci(value, k))]
+            if not wrong:
+                typed = [k for k in ref if type(ref[k]) is not type(_get_ci(value, k))]
+                if typed:
+                    yield Finding(M, "value-form", f"right values, wrong types for {', '.join(typed)}")
+                return
+            detail = ", ".join(f"{k}: {T.clip(str(_get_ci(value, k)), 20)!r} vs {T.clip(str(ref[k]), 20)!r}" for k in wrong[:3])
+            if ctx.reference_in_prompt or all(_in_prompt(ctx, ref[k]) for k in wrong):
+                yield Finding(B, "unfaithful-to-prompt", f"values differ from the text given in the prompt ({detail})")
+            else:
+                yield Finding(F, "wrong-fact", f"wrong values ({detail})")
+
+
+def _get_ci(d: dict, key: str):
+    if key in d:
+        return d[key]
+    low = key.lower()
+    return next((v for k, v in d.items() if k.lower() == low), None)
+
+
+def _in_prompt(ctx: DiagnosisContext, value) -> bool:
+    norm = T.normalize(str(value))
+    return bool(norm) and T.contains_phrase(ctx.prompt_norm, norm)
+
+
+class BareAnswer:
+    """The right answer is in the output but not in the form the task extracts."""
+
+    name = "bare-answer"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        rec = ctx.record
+        if rec.choices or ctx.wants_json or not ctx.output or not rec.reference:
+            return
+        if ctx.is_choice:
+            letter = choice_letter(ctx.output)
+            want = rec.reference.strip().strip("()").upper()
+            if letter == want and ctx.output.strip().strip("().").upper() != want:
+                yield Finding(M, "choice-not-bare", f"the right choice {want} is given inside prose, not bare")
+            return
+        if ctx.reference_number is not None:
+            nums = T.numbers_in(ctx.output)
+            if any(abs(n - ctx.reference_number) < 1e-9 for n in nums):
+                if T.normalize(ctx.output) != ctx.reference_norm:
+                    yield Finding(M, "number-form" if len(ctx.output.split()) <= 3 else "extra-prose",
+                                  f"the number {rec.reference.strip()} is in the output but not in the expected form")
+            return
+        if _DATE_RE.search(rec.reference) and _DATE_RE.search(ctx.output) and not ctx.content_correct:
+            if _same_date(rec.reference, ctx.output):
+                yield Finding(M, "date-form", "the date is right but written in another form")
+                return
+        if ctx.content_correct and ctx.output_norm != ctx.reference_norm:
+            if "```" in ctx.output:
+                yield Finding(M, "code-fence", "the answer is wrapped in a code fence")
+            else:
+                yield Finding(M, "extra-prose",
+                              f"the expected answer {T.clip(rec.reference, 30)!r} is in the output, wrapped in {len(ctx.output.split())} words")
+
+
+def _same_date(a: str, b: str) -> bool:
+    from datetime import datetime
+
+    def parse(s: str):
+        m = _DATE_RE.search(s)
+        if not m:
+            return None
+        text = m.group(1).replace(",", "").replace(".", "")
+        for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y"):
+            try:
+                return datetime.strptime(text, fmt).date()
+            except ValueError:
+                continue
+        return None
+
+    da, db = parse(a), parse(b)
+    return da is not None and da == db
+
+
+class StrictFilter:
+    """lm-eval: this filter fails where another filter of the same document passes."""
+
+    name = "strict-filter"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        siblings = ctx.record.extra.get("sibling_filters")
+        if not siblings or ctx.options is None:
+            return
+        for name, metrics in siblings.items():
+            if ctx.options.metrics_pass(ctx.record, metrics):
+                yield Finding(M, "strict-extraction",
+                              f"filter {ctx.record.filter!r} fails where filter {name!r} of the same document passes")
+                return
+
+
+class ReadingAndReasoning:
+    """Wrong answers to questions whose facts the prompt gives: RAG cannot fix these."""
+
+    name = "grounded"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        rec = ctx.record
+        if rec.choices or ctx.wants_json or ctx.content_correct or not rec.reference or not ctx.output:
+            return
+        if ctx.reference_number is not None and len(T.numbers_in(_instruction_text(ctx))) >= 2:
+            if T.numbers_in(ctx.output):
+                yield Finding(B, "reasoning",
+                              f"a numeric answer computed from numbers the prompt gives is wrong (expected {rec.reference.strip()})")
+                return
+        if ctx.reference_in_prompt:
+            yield Finding(B, "unfaithful-to-prompt",
+                          f"the answer {T.clip(rec.reference, 40)!r} is in the prompt, the output says otherwise")
+
+
+class WrongFact:
+    """On-task, well-formed and wrong: missing, outdated or invented knowledge."""
+
+    name = "wrong-fact"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        rec = ctx.record
+        if rec.choices and rec.picked is not None:
+            yield Finding(F, "wrong-fact",
+                          f"picked {T.clip(rec.choices[rec.picked], 30)!r}, the answer is {T.clip(rec.reference or '?', 30)!r}")
+            return
+        if ctx.content_correct is False and ctx.output and not ctx.wants_json:
+            sub = "outdated" if _OUTDATED_RE.search(ctx.output) else "wrong-fact"
+            yield Finding(F, sub, f"answered {T.clip(ctx.output, 40)!r}, expected {T.clip(rec.reference or '', 40)!r}")
+
+
+class PromptfooAssertions:
+    """promptfoo's failed assertions are direct evidence of the failure class."""
+
+    name = "promptfoo-assertions"
+    FORMAT_TYPES = ("is-json", "contains-json", "is-xml", "contains-xml", "is-sql", "contains-sql", "regex",
+                    "starts-with", "is-valid-openai-tools-call", "is-valid-openai-function-call", "is-html")
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        for kind, ok, reason in ctx.record.assertions:
+            if ok:
+                continue
+            why = f"promptfoo {kind} failed" + (f": {T.clip(reason, 60)}" if reason else "")
+            if kind in self.FORMAT_TYPES:
+                yield Finding(M, "json-invalid" if "json" in kind else "format", why)
+            elif kind in ("not-is-refusal",):
+                yield Finding(B, "refusal", why)
+            elif kind in ("is-refusal", "moderation"):
+                yield Finding(B, "unsafe", why)
+            elif kind in ("levenshtein", "javascript", "python", "latency", "cost"):
+                continue
+
+
+BUILTIN_DETECTORS = (
+    EmptyOutput(), Repetition(), RefusalOrUnknown(), EchoesPrompt(), OffTopic(), Instructions(),
+    JsonStructure(), BareAnswer(), StrictFilter(), ReadingAndReasoning(), WrongFact(), PromptfooAssertions(),
+)
+
+
+@hookimpl
+def advisor_register_detectors(register):
+    for detector in BUILTIN_DETECTORS:
+        register(detector)
