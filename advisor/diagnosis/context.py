@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
 from advisor.diagnosis import text as T
@@ -10,6 +9,21 @@ from advisor.records import EvalRecord
 
 #: short references that are labels rather than facts: finding one in the prompt says nothing
 LABEL_WORDS = frozenset("yes no true false positive negative neutral correct incorrect a b c d e".split())
+
+
+class cached_property:  # noqa: N801 - functools' version takes a lock on every first access (3.11)
+    """Compute once per instance, then serve from the instance dict."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
 
 
 class DiagnosisContext:

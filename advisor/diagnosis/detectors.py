@@ -25,10 +25,10 @@ _UNKNOWN_RE = re.compile(
     re.I,
 )
 _REFUSAL_RE = re.compile(
-    r"^(?:.{0,40})\b(i (?:can(?:no|')t|cannot|won't|will not|am unable to|'m unable to|must decline to)"
+    r"\b(i (?:can(?:no|')t|cannot|won't|will not|am unable to|'m unable to|must decline to)"
     r" (?:help|assist|provide|answer|comply|do that|fulfil|fulfill|respond|create|write|generate)|"
     r"(?:as an ai|as a language model)[^.]{0,60}(?:cannot|can't|not able)|i'?m sorry,? but i (?:can(?:no|')t|cannot|won't))",
-    re.I | re.S,
+    re.I,
 )
 _OUTDATED_RE = re.compile(r"\b(as of my (?:last|knowledge)|knowledge cut-?off|as of (?:19|20)\d\d|at the time of my training)\b", re.I)
 
@@ -41,6 +41,9 @@ _YES_NO_RE = re.compile(r"\b(?:answer|reply|respond)(?: only)? with (?:only )?(?
 _UPPER_RE = re.compile(r"\b(?:all (?:capital|caps|uppercase)|in uppercase|in capital letters|upper-?case letters)\b", re.I)
 _LOWER_RE = re.compile(r"\b(?:all lowercase|in lowercase|lower-?case letters)\b", re.I)
 _LANG_RE = re.compile(r"\b(?:in|into) (english|french|spanish|german|italian|portuguese)\b", re.I)
+#: a cheap gate: prompts without any of these words carry no checkable instruction
+_ANY_INSTRUCTION_RE = re.compile(r"\b(?:words?|sentences?|yes or no|capital|caps|uppercase|upper-case|lowercase|lower-case|"
+                                 r"english|french|spanish|german|italian|portuguese)\b", re.I)
 _NUMBER_WORDS = {"one": 1, "a": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twenty": 20, "fifty": 50, "hundred": 100}
 _DATE_RE = re.compile(
@@ -94,7 +97,7 @@ class RefusalOrUnknown:
                               f"says it does not know, but the prompt contains the answer {T.clip(ctx.record.reference or '', 40)!r}")
             else:
                 yield Finding(F, "unknown", f"the model says it does not know: {T.clip(out, 70)!r}")
-        elif _REFUSAL_RE.search(out):
+        elif (m := _REFUSAL_RE.search(out, 0, 160)) and m.start() <= 40:
             yield Finding(B, "refusal", f"refuses the request: {T.clip(out, 70)!r}")
 
 
@@ -103,9 +106,9 @@ class EchoesPrompt:
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
         out = ctx.output_norm
-        if len(out) < 25 or ctx.content_correct:
+        if len(out) < 25 or len(out) < 0.5 * min(len(ctx.prompt_norm), 300):
             return
-        if T.contains_phrase(ctx.prompt_norm, out) and len(out) >= 0.5 * min(len(ctx.prompt_norm), 300):
+        if T.contains_phrase(ctx.prompt_norm, out) and not ctx.content_correct:
             yield Finding(B, "echo", "the output repeats the prompt instead of answering it")
 
 
@@ -141,6 +144,9 @@ class Instructions:
         prompt = _instruction_text(ctx)
         out = ctx.output
         n_words = len(out.split())
+        if not _ANY_INSTRUCTION_RE.search(prompt):
+            yield from self._script(ctx, prompt, out)
+            return
         # Language: an explicit instruction, or a script that differs from prompt and reference.
         m = _LANG_RE.search(prompt)
         if m:
@@ -149,10 +155,7 @@ class Instructions:
             if got and got != want:
                 yield Finding(B, "wrong-language", f"asked for {want}, the output reads as {got}")
         else:
-            expected_script = T.script_of(rec.reference or "") or T.script_of(prompt)
-            got_script = T.script_of(out)
-            if expected_script and got_script and got_script != expected_script and len(out) > 3:
-                yield Finding(B, "wrong-language", f"the output is written in {got_script} script, the task in {expected_script}")
+            yield from self._script(ctx, prompt, out)
         if _UPPER_RE.search(prompt) and any(c.islower() for c in out):
             yield Finding(B, "case", "asked for capital letters, the output has lowercase letters")
         if _LOWER_RE.search(prompt) and any(c.isupper() for c in out):
@@ -180,6 +183,17 @@ class Instructions:
                     yield Finding(M, "extra-prose", "asked for yes or no; the output adds prose after it")
             elif not re.search(r"\b(yes|no)\b", out, re.I):
                 yield Finding(B, "constraint", "asked for yes or no, the output says neither")
+
+
+    @staticmethod
+    def _script(ctx: DiagnosisContext, prompt: str, out: str) -> Iterator[Finding]:
+        """An output in another writing system than the task's (no explicit language asked)."""
+        if len(out) <= 3 or (out.isascii() and prompt.isascii() and (ctx.record.reference or "").isascii()):
+            return
+        expected = T.script_of(ctx.record.reference or "") or T.script_of(prompt)
+        got = T.script_of(out)
+        if expected and got and got != expected:
+            yield Finding(B, "wrong-language", f"the output is written in {got} script, the task in {expected}")
 
 
 class JsonStructure:

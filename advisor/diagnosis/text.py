@@ -10,7 +10,7 @@ import orjson
 
 _PUNCT_RE = re.compile(r"[^\w\s]", re.UNICODE)
 _WS_RE = re.compile(r"\s+")
-_ARTICLES_RE = re.compile(r"\b(a|an|the)\b")
+_ARTICLES = frozenset(("a", "an", "the"))
 _FENCE_RE = re.compile(r"```[a-zA-Z]*\s*(.*?)(?:```|$)", re.S)
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
@@ -26,10 +26,8 @@ STOPWORDS = frozenset(
 
 def normalize(text: str) -> str:
     """Lowercase, strip accents' combining marks, punctuation, articles and extra spaces."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _PUNCT_RE.sub(" ", text)
-    text = _ARTICLES_RE.sub(" ", text)
-    return _WS_RE.sub(" ", text).strip()
+    text = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
+    return " ".join(w for w in _PUNCT_RE.sub(" ", text).split() if w not in _ARTICLES)
 
 
 def contains_phrase(haystack_norm: str, needle_norm: str) -> bool:
@@ -150,6 +148,8 @@ def content_words(text: str) -> set[str]:
 
 def script_of(text: str) -> str | None:
     """The dominant writing system of ``text`` (latin, cyrillic, cjk, arabic, ...)."""
+    if text.isascii():
+        return "latin" if any(c.isalpha() for c in text) else None
     counts: dict[str, int] = {}
     for ch in text:
         if not ch.isalpha():

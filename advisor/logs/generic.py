@@ -66,29 +66,35 @@ def _pick(obj: dict, keys: tuple[str, ...]) -> tuple[str | None, Any]:
 
 def record_from_mapping(obj: dict, source: str, line: int) -> EvalRecord | None:
     """Build a record from one JSON object or CSV row; None when it has no output at all."""
-    if len(obj) and not all(k.islower() for k in obj):
-        obj = {k.lower(): v for k, v in obj.items()}
     _, output = _pick(obj, OUTPUT_KEYS)
     if output is None:
-        return None
+        lowered = {k.lower(): v for k, v in obj.items()}
+        if lowered.keys() == obj.keys():
+            return None
+        obj = lowered  # mixed-case column names: match them case-insensitively
+        _, output = _pick(obj, OUTPUT_KEYS)
+        if output is None:
+            return None
     _, prompt = _pick(obj, PROMPT_KEYS)
     _, reference = _pick(obj, REFERENCE_KEYS)
     pass_key, pass_value = _pick(obj, PASS_KEYS)
+    passed = None
+    if pass_key is not None:
+        passed = pass_value if type(pass_value) is bool else _passed(pass_key, pass_value)
+    task, rid, fmt = obj.get("task"), obj.get("id"), obj.get("format")
     rec = EvalRecord(
-        source=source,
-        line=line,
-        prompt=_text(prompt) or "",
-        output=_text(output) or "",
-        reference=_text(reference),
-        passed=_passed(pass_key, pass_value) if pass_key else None,
+        source,
+        line,
+        prompt if type(prompt) is str else (_text(prompt) or ""),
+        output if type(output) is str else (_text(output) or ""),
+        reference if reference is None or type(reference) is str else _text(reference),
+        None if rid is None else str(rid),
+        None if task is None else str(task),
+        passed=passed,
     )
     if pass_key == "score" and isinstance(pass_value, (int, float)):
         rec.metrics["score"] = float(pass_value)
-    if (task := obj.get("task")) is not None:
-        rec.task = str(task)
-    if (rid := obj.get("id")) is not None:
-        rec.id = str(rid)
-    if (fmt := obj.get("format")) is not None:
+    if fmt is not None:
         rec.format = str(fmt).lower()
     return rec
 

@@ -108,19 +108,13 @@ def condition_holds(cond: str, profile: dict[str, Any]) -> bool:
 def _parse_score(expr: str, where: str) -> list[tuple[float, str | None]]:
     terms: list[tuple[float, str | None]] = []
     for sign, chunk in re.findall(r"(^|\s[+-]\s)([^\s].*?)(?=\s[+-]\s|$)", " ".join(expr.split())):
-        m = _TERM_RE.match(chunk)
-        if not m or (m.group(1) is None and m.group(2) is None):
-            raise PluginError(f"{where}: cannot read the score term {chunk!r} in {expr!r}")
-        coef_text, key = m.groups()
-        if key is None:  # a bare number
+        if re.fullmatch(r"-?[\d.]+(?:e-?\d+)?", chunk):
             coef, key = float(chunk), None
         else:
-            try:
-                coef = float(coef_text) if coef_text else 1.0
-            except ValueError:
-                raise PluginError(f"{where}: bad number in score term {chunk!r}") from None
-            if coef_text is None and re.fullmatch(r"-?[\d.]+", key):
-                coef, key = float(key), None
+            m = _TERM_RE.match(chunk)
+            if not m or m.group(2) is None:
+                raise PluginError(f"{where}: cannot read the score term {chunk!r} in {expr!r}")
+            coef, key = float(m.group(1)) if m.group(1) else 1.0, m.group(2)
         terms.append((-coef if sign.strip() == "-" else coef, key))
     if not terms:
         raise PluginError(f"{where}: empty score {expr!r}")
@@ -258,10 +252,10 @@ def recommend(profile: dict[str, Any], rules: list[Rule], ctx: Context) -> tuple
     by_name = {r.technique: r for r in recs}
     for rule in advice_rules:
         text = render(rule.rationale, profile)
-        targets = [by_name[t] for t in rule.applies_to if t in by_name]
-        if rule.applies_to:
-            for rec in targets:
-                rec.advice.append(text)
+        if rule.applies_to:  # shown once, with the best-ranked technique it applies to
+            targets = sorted((by_name[t] for t in rule.applies_to if t in by_name), key=lambda r: r.rank)
+            if targets:
+                targets[0].advice.append(text)
             continue
         general.append({"rule": rule.id, "text": text, "applies_to": rule.applies_to})
     return recs, general
