@@ -64,7 +64,7 @@ def params_from_model(model: str) -> float:
 
     path = Path(model).expanduser()
     if path.exists():
-        return float(memory.shape_from_config(path).params)
+        return float(memory.shape_from_config(path).params())
     if model.lower().startswith("smollm2"):
         return 135e6
     m = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", model.lower())

@@ -68,7 +68,8 @@ class Diagnosis:
     """The verdict of one record: the winning finding plus every piece of evidence."""
 
     record: EvalRecord
-    passed: bool
+    #: None when nothing could judge the record (no metric, pass field or reference)
+    passed: bool | None
     verdict: FailureClass
     subtype: str | None
     evidence: list[str]

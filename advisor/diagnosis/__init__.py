@@ -86,7 +86,7 @@ def diagnose(
     for record in records:
         passed = judge(record, options)
         if passed is None or passed:
-            yield Diagnosis(record, passed is not None, FailureClass.NONE, None if passed else "unjudged", [])
+            yield Diagnosis(record, passed, FailureClass.NONE, None if passed else "unjudged", [])
             continue
         ctx = DiagnosisContext(record, options)
         findings = [f for d in detectors for f in (d.detect(ctx) or ())]

@@ -106,6 +106,8 @@ class DiagnosisContext:
         if self.is_choice:
             letter = choice_letter(self.output)
             return None if letter is None else letter == rec.reference.strip().strip("()").upper()
+        if T.same_date(rec.reference or "", self.output):
+            return True
         if self.reference_number is not None:
             nums = T.numbers_in(self.output)
             if nums:

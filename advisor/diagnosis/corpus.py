@@ -68,12 +68,14 @@ def question_of(prompt: str, limit: int = 400) -> str:
 
 class CorpusIndex:
     def __init__(self, passages: list[tuple[str, str]], k: int = 5) -> None:
-        from rank_bm25 import BM25Okapi
+        # BM25+ rather than Okapi: Okapi's idf is 0 for a term in half the passages, which on
+        # small corpora scores every passage 0 for a question like "capital of Zarnovia?".
+        from rank_bm25 import BM25Plus
 
         self.names = [n for n, _ in passages]
         self.texts = [p for _, p in passages]
         self.norm = [T.normalize(p) for p in self.texts]
-        self.bm25 = BM25Okapi([tokenize(p) or ["∅"] for p in self.texts])
+        self.bm25 = BM25Plus([tokenize(p) or ["∅"] for p in self.texts])
         self.k = k
 
     @classmethod

@@ -46,13 +46,6 @@ _ANY_INSTRUCTION_RE = re.compile(r"\b(?:words?|sentences?|yes or no|capital|caps
                                  r"english|french|spanish|german|italian|portuguese)\b", re.I)
 _NUMBER_WORDS = {"one": 1, "a": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twenty": 20, "fifty": 50, "hundred": 100}
-_DATE_RE = re.compile(
-    r"\b(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|"
-    r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{4})\b",
-    re.I,
-)
-
-
 def _count(word: str) -> int | None:
     word = word.lower()
     return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
@@ -273,35 +266,16 @@ class BareAnswer:
                     yield Finding(M, "number-form" if len(ctx.output.split()) <= 3 else "extra-prose",
                                   f"the number {rec.reference.strip()} is in the output but not in the expected form")
             return
-        if _DATE_RE.search(rec.reference) and _DATE_RE.search(ctx.output) and not ctx.content_correct:
-            if _same_date(rec.reference, ctx.output):
+        if T.same_date(rec.reference, ctx.output):
+            if ctx.output_norm != ctx.reference_norm:
                 yield Finding(M, "date-form", "the date is right but written in another form")
-                return
+            return
         if ctx.content_correct and ctx.output_norm != ctx.reference_norm:
             if "```" in ctx.output:
                 yield Finding(M, "code-fence", "the answer is wrapped in a code fence")
             else:
                 yield Finding(M, "extra-prose",
                               f"the expected answer {T.clip(rec.reference, 30)!r} is in the output, wrapped in {len(ctx.output.split())} words")
-
-
-def _same_date(a: str, b: str) -> bool:
-    from datetime import datetime
-
-    def parse(s: str):
-        m = _DATE_RE.search(s)
-        if not m:
-            return None
-        text = m.group(1).replace(",", "").replace(".", "")
-        for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y"):
-            try:
-                return datetime.strptime(text, fmt).date()
-            except ValueError:
-                continue
-        return None
-
-    da, db = parse(a), parse(b)
-    return da is not None and da == db
 
 
 class StrictFilter:
@@ -379,7 +353,7 @@ class PromptfooAssertions:
 
 BUILTIN_DETECTORS = (
     EmptyOutput(), Repetition(), RefusalOrUnknown(), EchoesPrompt(), OffTopic(), Instructions(),
-    JsonStructure(), BareAnswer(), StrictFilter(), ReadingAndReasoning(), WrongFact(), PromptfooAssertions(),
+    StrictFilter(), JsonStructure(), BareAnswer(), ReadingAndReasoning(), WrongFact(), PromptfooAssertions(),
 )
 
 

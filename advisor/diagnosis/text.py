@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -216,3 +217,30 @@ def repetition_ratio(text: str) -> float:
 def clip(text: str, n: int = 80) -> str:
     text = _WS_RE.sub(" ", text).strip()
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+_DATE_RE = re.compile(
+    r"\b(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|"
+    r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{4})\b",
+    re.I,
+)
+
+
+def same_date(a: str, b: str) -> bool:
+    def parse(s: str):
+        m = _DATE_RE.search(s)
+        if not m:
+            return None
+        text = m.group(1).replace(",", "").replace(".", "")
+        for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y"):
+            try:
+                return datetime.strptime(text, fmt).date()
+            except ValueError:
+                continue
+        return None
+
+    da = parse(a)
+    if da is None:
+        return False
+    db = parse(b)
+    return da is not None and da == db

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import write_jsonl
+from tests.test_readers import make_lmeval_folder
+
+ROWS = [
+    {"id": "q1", "prompt": "What is the capital of Zarnovia?", "output": "Paris", "reference": "Velmora", "passed": False},
+    {"id": "q2", "prompt": "Who founded Quorbin Labs?", "output": "Tom Hale", "reference": "Ilsa Marven", "passed": False},
+    {"id": "q3", "prompt": "What is 2+2?", "output": "4", "reference": "4", "passed": True},
+    {"prompt": "Extract JSON: Anna is 31.", "output": "Sure! {'name': 'Anna'", "reference": '{"name": "Anna", "age": 31}',
+     "passed": False, "task": "extract"},
+]
+
+
+def test_diagnose_json_schema(run, tmp_path):
+    log = write_jsonl(tmp_path / "log.jsonl", ROWS)
+    result = run("diagnose", log, "--json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) == {"summary", "records", "recommendations", "advice"}
+    assert out["summary"]["total"] == 4 and out["summary"]["failed"] == 3 and out["summary"]["skipped"] == 0
+    assert out["summary"]["verdicts"] == {"behaviour": 0, "factual": 2, "format": 1}
+    rec = out["records"][0]
+    assert set(rec) == {"source", "task", "id", "doc_id", "filter", "passed", "verdict", "subtype", "evidence"}
+    assert rec["id"] == "q1" and rec["doc_id"] is None and rec["verdict"] == "factual"
+    assert out["records"][3]["id"] == "4"  # no id field: the line number
+    assert out["records"][2]["verdict"] == "none" and out["records"][2]["passed"] is True
+    top = out["recommendations"]
+    assert [r["rank"] for r in top] == list(range(1, len(top) + 1))
+    assert {"rank", "technique", "rule", "rationale"} <= set(top[0])
+    names = [r["technique"] for r in top]
+    assert names.index("bm25-rag") < names.index("lora")
+
+
+def test_diagnose_lmeval_folder_json(run, tmp_path):
+    result = run("diagnose", make_lmeval_folder(tmp_path), "--json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    strict = [r for r in out["records"] if r["filter"] == "strict-match" and r["doc_id"] == 0][0]
+    assert (strict["verdict"], strict["subtype"]) == ("format", "strict-extraction")
+    mc = [r for r in out["records"] if r["task"] == "mc"][0]
+    assert mc["verdict"] == "factual" and mc["id"] == "1"
+
+
+def test_terminal_report(run, tmp_path):
+    log = write_jsonl(tmp_path / "log.jsonl", ROWS)
+    result = run("diagnose", log, "--params", "7B", "--gpu-memory", "24GB")
+    assert result.exit_code == 0
+    assert "Recommendations" in result.stdout and "bm25-rag" in result.stdout
+    assert "factual/wrong-fact" in result.stdout
+
+
+def test_corpus_marks_retrievable_failures(run, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "zarnovia.md").write_text("# Zarnovia\n\nZarnovia is a small country. Its capital is Velmora.\n\n"
+                                      "Quorbin Labs was founded by Ilsa Marven in 1987.\n")
+    (docs / "other.txt").write_text("Oslo is the capital of Norway.\n")
+    log = write_jsonl(tmp_path / "log.jsonl", ROWS)
+    out = json.loads(run("diagnose", log, "--corpus", docs, "--json").stdout)
+    assert out["summary"]["corpus"] == {"checked": 2, "retrievable": 2}
+    assert any("BM25 passage #1" in e for e in out["records"][0]["evidence"])
+
+
+def test_fail_on_sets_exit_code(run, tmp_path):
+    log = write_jsonl(tmp_path / "log.jsonl", ROWS)
+    assert run("diagnose", log, "--fail-on", "factual>0.9").exit_code == 0
+    result = run("diagnose", log, "--fail-on", "format>0.2,factual>=10%")
+    assert result.exit_code == 1 and "factual rate 50.0% >= 10.0%" in result.stderr
+
+
+def test_corrupt_lines_warn_and_strict_fails(run, tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps(ROWS[0]) + "\n{oops\n" + json.dumps(ROWS[1]) + "\n")
+    result = run("diagnose", log, "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["summary"]["skipped"] == 1
+    assert "skipped 1 unreadable line(s)" in result.stderr and ": 2" in result.stderr
+    strict = run("diagnose", log, "--strict")
+    assert strict.exit_code == 2 and ":2: not valid JSON" in strict.stderr
+
+
+def _bad_inputs(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "bin.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (tmp_path / "doc.jsonl").write_text(json.dumps({"records": ROWS}, indent=2))
+    (tmp_path / "cols.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "lmeval").mkdir()
+    (tmp_path / "lmeval" / "results_2026-01-01T00-00-00.json").write_text("{}")
+    return {
+        "missing": (tmp_path / "nope.jsonl", "no such file"),
+        "empty": (tmp_path / "empty.jsonl", "is empty"),
+        "binary": (tmp_path / "bin.jsonl", "binary file"),
+        "json document": (tmp_path / "doc.jsonl", "one JSON document"),
+        "csv columns": (tmp_path / "cols.csv", "no output column"),
+        "lm-eval no samples": (tmp_path / "lmeval", "no samples_*.jsonl"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "binary", "json document", "csv columns", "lm-eval no samples"])
+def test_bad_input_one_line_exit_2(run, tmp_path, case):
+    path, message = _bad_inputs(tmp_path)[case]
+    result = run("diagnose", path)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tried", "bm25rag"], "did you mean 'bm25-rag'"),
+    (["--params", "-7B"], "must not be negative"),
+    (["--gpu-memory", "lots"], "cannot read GPU memory"),
+    (["--fail-on", "format>>1"], "cannot read --fail-on"),
+    (["--format", "jsnl"], "did you mean 'jsonl'"),
+    (["--model", "mystery-model"], "cannot tell the size"),
+])
+def test_bad_options_exit_2(run, tmp_path, args, message):
+    log = write_jsonl(tmp_path / "log.jsonl", ROWS)
+    result = run("diagnose", log, *args)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+def test_model_config_gives_the_size(run, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+                               "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256}))
+    log = write_jsonl(tmp_path / "log.jsonl", ROWS)
+    out = json.loads(run("diagnose", log, "--model", cfg, "--gpu-memory", "24GB", "--json").stdout)
+    lora = next(r for r in out["recommendations"] if r["technique"] == "lora")
+    assert lora["memory_bytes"] > 8e9 * 2 and lora["fits_gpu"] in (True, False)
+
+
+def test_help_explains(run):
+    result = run("diagnose", "--help")
+    assert result.exit_code == 0
+    for word in ("--corpus", "--tried", "--fail-on", "--json", "lm-evaluation-harness"):
+        assert word in result.stdout

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from advisor.errors import InputError
+from advisor.logs import ReadContext, open_log
+from advisor.plugins import collect
+from tests.conftest import write_jsonl
+
+
+def read_all(pm, path, fmt=None, strict=False):
+    readers = collect(pm.hook.advisor_register_log_readers, "log reader")
+    reader, records, ctx = open_log(Path(path), readers, fmt, ReadContext(strict=strict))
+    return reader.name, list(records), ctx
+
+
+def test_generic_jsonl_aliases_and_pass_fields(pm, tmp_path):
+    log = write_jsonl(tmp_path / "log.jsonl", [
+        {"id": "a", "input": "Q1", "response": "A1", "expected": "A1", "correct": 1, "task": "qa"},
+        {"question": "Q2", "completion": "x", "answer": "y", "score": 0.2},
+        {"Prompt": "Q3", "Output": "z", "Target": "z"},
+    ])
+    name, recs, _ = read_all(pm, log)
+    assert name == "jsonl"
+    assert [r.prompt for r in recs] == ["Q1", "Q2", "Q3"]
+    assert [r.output for r in recs] == ["A1", "x", "z"]
+    assert recs[0].passed is True and recs[0].id == "a" and recs[0].task == "qa"
+    assert recs[1].passed is False and recs[1].metrics == {"score": 0.2}
+    assert recs[2].passed is None and recs[2].reference == "z"
+
+
+def test_corrupt_lines_are_skipped_and_reported(pm, tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"output": "a"}\n{broken\n[1, 2]\n{"output": "b"}\n')
+    _, recs, ctx = read_all(pm, log)
+    assert [r.output for r in recs] == ["a", "b"]
+    assert [line for _, line, _ in ctx.skipped] == [2, 3]
+    with pytest.raises(InputError, match=":2"):
+        read_all(pm, log, strict=True)
+
+
+def test_csv_reader(pm, tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text('question,prediction,target,passed\n"What, exactly?",Paris,Velmora,false\nQ2,4,4,true\n')
+    name, recs, _ = read_all(pm, log)
+    assert name == "csv"
+    assert recs[0].prompt == "What, exactly?" and recs[0].passed is False
+    assert recs[1].passed is True
+
+
+def test_csv_without_output_column_is_an_error(pm, tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("question,answer\nQ,A\n")
+    with pytest.raises(InputError, match="no output column"):
+        read_all(pm, log)
+
+
+def _lmeval_sample(doc_id, flt, output, em, target="42"):
+    return {
+        "doc_id": doc_id, "doc": {"question": f"q{doc_id}", "id": f"d{doc_id}"}, "target": target,
+        "arguments": {"gen_args_0": {"arg_0": f"Question: q{doc_id}\nAnswer:", "arg_1": {"until": ["\n"]}}},
+        "resps": [[output]], "filtered_resps": [output], "filter": flt, "metrics": ["exact_match"],
+        "doc_hash": "h", "prompt_hash": "h", "target_hash": "h", "exact_match": em,
+    }
+
+
+def make_lmeval_folder(root: Path) -> Path:
+    run = root / "out" / "my__model"
+    run.mkdir(parents=True)
+    date = "2026-11-28T10-00-00.000000"
+    (run / f"results_{date}.json").write_text(json.dumps({
+        "results": {"arith": {"exact_match,strict-match": 0.5}},
+        "configs": {"arith": {"output_type": "generate_until", "num_fewshot": 5,
+                              "metric_list": [{"metric": "exact_match", "higher_is_better": True}]},
+                    "mc": {"output_type": "multiple_choice", "num_fewshot": 0}},
+        "higher_is_better": {"arith": {"exact_match": True}, "mc": {"acc": True}},
+        "n-shot": {"arith": 5, "mc": 0},
+    }))
+    rows = [
+        _lmeval_sample(0, "strict-match", "The answer is 42", 0.0),
+        _lmeval_sample(1, "strict-match", "#### 42", 1.0),
+        _lmeval_sample(0, "flexible-extract", "42", 1.0),
+        _lmeval_sample(1, "flexible-extract", "42", 1.0),
+    ]
+    write_jsonl(run / f"samples_arith_{date}.jsonl", rows)
+    mc = {
+        "doc_id": 0, "doc": {"question": "Capital of France?"}, "target": "1",
+        "arguments": {f"gen_args_{i}": {"arg_0": "Capital of France?\nAnswer:", "arg_1": f" {c}"}
+                      for i, c in enumerate(["Rome", "Paris", "Oslo"])},
+        "resps": [[["-3.0", "False"]], [["-2.5", "False"]], [["-1.0", "False"]]],
+        "filtered_resps": [["-3.0", "False"], ["-2.5", "False"], ["-1.0", "False"]],
+        "filter": "none", "metrics": ["acc", "acc_norm"], "acc": 0.0, "acc_norm": 0.0,
+    }
+    write_jsonl(run / f"samples_mc_{date}.jsonl", [mc])
+    return root / "out"
+
+
+def test_lmeval_folder(pm, tmp_path):
+    folder = make_lmeval_folder(tmp_path)
+    name, recs, _ = read_all(pm, folder)
+    assert name == "lm-eval"
+    arith = [r for r in recs if r.task == "arith"]
+    assert len(arith) == 4 and {r.filter for r in arith} == {"strict-match", "flexible-extract"}
+    first = arith[0]
+    assert first.prompt.startswith("Question: q0") and first.output == "The answer is 42"
+    assert first.metrics == {"exact_match": 0.0} and first.extra["n_shot"] == 5
+    assert first.id == "d0" and first.doc_id == 0
+    assert first.extra["sibling_filters"] == {"flexible-extract": {"exact_match": 1.0}}
+    (mc,) = [r for r in recs if r.task == "mc"]
+    assert mc.choices == ["Rome", "Paris", "Oslo"] and mc.picked == 2
+    assert mc.output == "Oslo" and mc.reference == "Paris"
+
+
+def test_lmeval_single_samples_file_and_list_arguments(pm, tmp_path):
+    row = _lmeval_sample(3, "none", "7", 0.0)
+    row["arguments"] = [["Question: q3\nAnswer:", {"until": ["\n"]}]]  # the flattened shape
+    log = write_jsonl(tmp_path / "samples_gsm_2026-01-01T00-00-00.000000.jsonl", [row])
+    name, (rec,), _ = read_all(pm, log)
+    assert name == "lm-eval" and rec.task == "gsm" and rec.prompt.startswith("Question: q3")
+
+
+def test_lmeval_folder_without_samples(pm, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results_2026.json").write_text("{}")
+    with pytest.raises(InputError, match="--log_samples"):
+        read_all(pm, tmp_path / "run")
+
+
+def test_promptfoo(pm, tmp_path):
+    data = {"evalId": "e1", "results": {"version": 3, "results": [
+        {"prompt": {"raw": "Give JSON for Anna", "label": "extract"}, "vars": {"expected": '{"name": "Anna"}'},
+         "response": {"output": "Sure: {name: Anna}"}, "success": False, "score": 0,
+         "gradingResult": {"pass": False, "componentResults": [
+             {"pass": False, "reason": "Expected output to be valid JSON", "assertion": {"type": "is-json"}}]}},
+        {"prompt": {"raw": "Say hi", "label": "greet"}, "vars": {}, "response": {"output": "hi"},
+         "success": True, "gradingResult": {"pass": True, "componentResults": [
+             {"pass": True, "assertion": {"type": "contains", "value": "hi"}}]}},
+    ]}}
+    log = tmp_path / "results.json"
+    log.write_text(json.dumps(data))
+    name, recs, _ = read_all(pm, log)
+    assert name == "promptfoo"
+    assert recs[0].passed is False and recs[0].assertions[0][0] == "is-json" and recs[0].format == "json"
+    assert recs[0].reference == '{"name": "Anna"}' and recs[0].task == "extract"
+    assert recs[1].passed is True and recs[1].reference == "hi"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (b"\x00\x01\x02binary", "binary"),
+    (b'{\n  "a": 1\n}\n', "one JSON document"),
+    (b'[{"output": "x"}]', "one JSON array"),
+])
+def test_unreadable_files(pm, tmp_path, content, message):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_all(pm, log)
+
+
+def test_format_override_with_did_you_mean(pm, tmp_path):
+    log = write_jsonl(tmp_path / "log.txt", [{"output": "x"}])
+    from advisor.errors import UsageError
+
+    with pytest.raises(UsageError, match="did you mean 'jsonl'"):
+        read_all(pm, log, fmt="jsnl")
+    assert read_all(pm, log, fmt="jsonl")[0] == "jsonl"
