@@ -11,7 +11,8 @@ objects passed to ``register`` are described by the protocols in ``advisor.api``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 

@@ -7,8 +7,21 @@ from typing import Any
 from advisor.diagnosis import text as T
 from advisor.records import EvalRecord
 
+import re
+
+_MATERIAL_RE = re.compile(
+    r"(?:^|\n)\s*(?:text|passage|context|article|review|document|email|e-mail|paragraph|story|excerpt|transcript|"
+    r"report|message|sentence|statement|description|conversation|dialogue|record|input text|source)\s*:"
+    r"|\b(?:the|this) following (?:text|passage|article|review|paragraph|document|email|story)\b"
+    r"|\baccording to (?:the|this) (?:text|passage|article|review|sentence|paragraph|document|email|context)\b",
+    re.I,
+)
+_CALC_RE = re.compile(r"\b(?:convert|calculate|compute|how many|how much|total|sum|difference|percent|average|"
+                      r"times|divided|multiplied|plus|minus|remain|left|later|earlier|after|before|postponed)\b|%",
+                      re.I)
+
 #: short references that are labels rather than facts: finding one in the prompt says nothing
-LABEL_WORDS = frozenset("yes no true false positive negative neutral correct incorrect a b c d e".split())
+LABEL_WORDS = frozenset(["yes", "no", "true", "false", "positive", "negative", "neutral", "correct", "incorrect", "a", "b", "c", "d", "e"])
 
 
 class cached_property:  # noqa: N801 - functools' version takes a lock on every first access (3.11)
@@ -91,8 +104,44 @@ class DiagnosisContext:
         return T.contains_phrase(self.prompt_norm, ref)
 
     @cached_property
+    def instance_prompt(self) -> str:
+        """The last part of the prompt, where the instance is (few-shot exemplars come before it)."""
+        return self.record.prompt[-1200:]
+
+    @cached_property
+    def gives_material(self) -> bool:
+        """The prompt hands the model a text to work from (passage, review, context, ...)."""
+        return bool(_MATERIAL_RE.search(self.instance_prompt))
+
+    @cached_property
+    def arithmetic(self) -> bool:
+        """A numeric or date answer to be computed from numbers the prompt gives."""
+        if self.reference_number is None and not T.has_date(self.record.reference or ""):
+            return False
+        nums = T.numbers_in(self.instance_prompt)
+        return len(nums) >= 2 or (len(nums) == 1 and bool(_CALC_RE.search(self.instance_prompt)))
+
+    @cached_property
+    def grounded(self) -> bool:
+        """The prompt holds what is needed to answer: a wrong answer is not missing knowledge."""
+        return self.reference_in_prompt or self.gives_material or self.arithmetic
+
+    @cached_property
     def content_correct(self) -> bool | None:
-        """Is the answer inside the output right, whatever its form? None: cannot tell."""
+        """Is the answer inside the output right, whatever its form? None: cannot tell.
+
+        For lm-eval records whose filter extracted a wrong part, the raw generation counts too.
+        """
+        verdict = self._content_correct()
+        raw = self.record.extra.get("raw_output")
+        if verdict is False and raw and self.reference_number is not None:
+            if any(abs(n - self.reference_number) < 1e-9 for n in T.numbers_in(raw)):
+                return True
+        elif verdict is False and raw and self.reference_norm:
+            return T.contains_phrase(T.normalize(raw), self.reference_norm)
+        return verdict
+
+    def _content_correct(self) -> bool | None:
         rec = self.record
         if rec.choices and rec.picked is not None:
             return T.normalize(rec.choices[rec.picked]) == self.reference_norm
@@ -126,8 +175,7 @@ def _leaf_strings(value: Any) -> list[str]:
 
 
 def choice_letter(output: str) -> str | None:
-    import re
-
+    output = output.replace("*", "").replace("`", "")
     m = re.search(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-H])\)?\b", output, re.I)
     if m:
         return m.group(1).upper()

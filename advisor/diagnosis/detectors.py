@@ -85,9 +85,9 @@ class RefusalOrUnknown:
         if ctx.record.assertions and any(t == "is-refusal" for t, _, _ in ctx.record.assertions):
             return  # the test expects a refusal; promptfoo evidence decides
         if _UNKNOWN_RE.search(out):
-            if ctx.reference_in_prompt:
+            if ctx.grounded:
                 yield Finding(B, "unfaithful-to-prompt",
-                              f"says it does not know, but the prompt contains the answer {T.clip(ctx.record.reference or '', 40)!r}")
+                              "says it does not know, but the prompt gives what is needed to answer")
             else:
                 yield Finding(F, "unknown", f"the model says it does not know: {T.clip(out, 70)!r}")
         elif (m := _REFUSAL_RE.search(out, 0, 160)) and m.start() <= 40:
@@ -103,6 +103,28 @@ class EchoesPrompt:
             return
         if T.contains_phrase(ctx.prompt_norm, out) and not ctx.content_correct:
             yield Finding(B, "echo", "the output repeats the prompt instead of answering it")
+
+
+_CLARIFY_RE = re.compile(r"^(?:could|can|would|do|did) you (?:please )?(?:clarify|specify|tell me|provide|explain|mean)|"
+                         r"^what do you mean|^(?:which|what) (?:one|event|person|year|country) do you mean|"
+                         r"\bcould you (?:please )?(?:clarify|specify|provide more)", re.I)
+_CONTINUES_RE = re.compile(r"^(?:q|question|user|human|input|problem)\s*\d*\s*:|\n\s*(?:q|question|user|human)\s*\d*\s*:",
+                           re.I)
+
+
+class NoAttempt:
+    """Asks a question back, or continues the prompt's pattern with new questions of its own."""
+
+    name = "no-attempt"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        out = ctx.output
+        if not out or ctx.record.choices or ctx.content_correct:
+            return
+        if _CLARIFY_RE.search(out[:200]):
+            yield Finding(B, "clarification", f"asks a question back instead of answering: {T.clip(out, 60)!r}")
+        elif _CONTINUES_RE.search(out[:300]):
+            yield Finding(B, "off-topic", "writes new questions instead of answering (continues the prompt's pattern)")
 
 
 class OffTopic:
@@ -142,17 +164,19 @@ class Instructions:
             return
         # Language: an explicit instruction, or a script that differs from prompt and reference.
         m = _LANG_RE.search(prompt)
-        if m:
-            want = m.group(1).lower()
-            got = T.guess_language(out)
-            if got and got != want:
-                yield Finding(B, "wrong-language", f"asked for {want}, the output reads as {got}")
-        else:
+        want = m.group(1).lower() if m else T.guess_language(prompt[-300:])
+        got = T.guess_language(out) if want else None
+        if want and got and got != want:
+            how = "asked for" if m else "the prompt is in"
+            yield Finding(B, "wrong-language", f"{how} {want}, the output reads as {got}")
+        elif not m:
             yield from self._script(ctx, prompt, out)
+        # Right content in the wrong case is a form problem; otherwise the instruction was ignored.
+        case_class = M if ctx.content_correct else B
         if _UPPER_RE.search(prompt) and any(c.islower() for c in out):
-            yield Finding(B, "case", "asked for capital letters, the output has lowercase letters")
+            yield Finding(case_class, "case", "asked for capital letters, the output has lowercase letters")
         if _LOWER_RE.search(prompt) and any(c.isupper() for c in out):
-            yield Finding(B, "case", "asked for lowercase, the output has capital letters")
+            yield Finding(case_class, "case", "asked for lowercase, the output has capital letters")
         m = _N_WORDS_RE.search(prompt)
         if m and (want := _count(m.group(1))) and n_words != want:
             yield Finding(B, "length", f"asked for exactly {want} words, the output has {n_words}")
@@ -203,33 +227,70 @@ class JsonStructure:
             stripped = ctx.output.lstrip("`json \n")
             if stripped.startswith(("{", "[")) and T.first_balanced(stripped) is None:
                 yield Finding(M, "truncated", "the JSON output is cut off before its closing bracket")
+                value = T.repair_truncated(stripped)  # compare the values it did write
+                if not isinstance(value, dict):
+                    return
             elif "{" in ctx.output or "[" in ctx.output:
                 yield Finding(M, "json-invalid", "the output has a JSON-like block that does not parse")
+                return
             else:
-                yield Finding(M, "json-invalid", f"JSON was required; the output is prose: {T.clip(ctx.output, 60)!r}")
-            return
+                values = _leaf_values(ref)
+                found = sum(1 for v in values if T.contains_phrase(ctx.output_norm, T.normalize(str(v))))
+                if values and found < len(values) / 2:
+                    yield Finding(B, "no-attempt", f"JSON was required; the output is prose with {found} of "
+                                  f"{len(values)} expected values: {T.clip(ctx.output, 60)!r}")
+                else:
+                    yield Finding(M, "json-invalid", f"JSON was required; the output is prose: {T.clip(ctx.output, 60)!r}")
+                return
         if how == "fenced":
             yield Finding(M, "code-fence", "the JSON is wrapped in a Markdown code fence")
         elif how == "embedded":
             yield Finding(M, "extra-prose", "the JSON is surrounded by prose")
         if isinstance(ref, dict) and isinstance(value, dict):
             want, got = set(map(str.lower, ref)), set(k.lower() for k in value)
+            truncated = how == "none"
+            if truncated:  # a cut-off object: judge only the keys it wrote
+                want = want & got
+                ref = {k: v for k, v in ref.items() if k.lower() in got}
             if want != got:
                 missing, extra = sorted(want - got), sorted(got - want)
                 parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"extra {', '.join(extra)}"] if extra else [])
                 yield Finding(M, "json-keys", f"wrong keys: {'; '.join(parts)}")
                 return
             wrong = [k for k in ref if T.canon(ref[k]) != T.canon(_get_ci(value, k))]
+            typed = [k for k in ref if k not in wrong and type(ref[k]) is not type(_get_ci(value, k))]
+            reformed = [k for k in wrong if _same_value_other_form(ref[k], _get_ci(value, k))]
+            if typed or reformed:
+                yield Finding(M, "value-form", f"right values in the wrong form or type for {', '.join(typed + reformed)}")
+            wrong = [k for k in wrong if k not in reformed]
             if not wrong:
-                typed = [k for k in ref if type(ref[k]) is not type(_get_ci(value, k))]
-                if typed:
-                    yield Finding(M, "value-form", f"right values, wrong types for {', '.join(typed)}")
                 return
             detail = ", ".join(f"{k}: {T.clip(str(_get_ci(value, k)), 20)!r} vs {T.clip(str(ref[k]), 20)!r}" for k in wrong[:3])
-            if ctx.reference_in_prompt or all(_in_prompt(ctx, ref[k]) for k in wrong):
+            if ctx.grounded or all(_in_prompt(ctx, ref[k]) for k in wrong):
                 yield Finding(B, "unfaithful-to-prompt", f"values differ from the text given in the prompt ({detail})")
             else:
                 yield Finding(F, "wrong-fact", f"wrong values ({detail})")
+
+
+def _leaf_values(value) -> list:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaf_values(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _leaf_values(v)]
+    return [] if value is None or isinstance(value, bool) else [value]
+
+
+def _same_value_other_form(want, got) -> bool:
+    """'14 May 2025' for '2025-05-14', '149.90 EUR' for 149.9, '3' for 3."""
+    if got is None or isinstance(got, (dict, list)):
+        return False
+    want_s, got_s = str(want), str(got)
+    if T.same_date(want_s, got_s):
+        return True
+    if isinstance(want, (int, float)) and not isinstance(want, bool):
+        nums = T.numbers_in(got_s)
+        return len(nums) == 1 and abs(nums[0] - want) < 1e-9
+    return T.normalize(want_s) == T.normalize(got_s)
 
 
 def _get_ci(d: dict, key: str):
@@ -258,6 +319,13 @@ class BareAnswer:
             want = rec.reference.strip().strip("()").upper()
             if letter == want and ctx.output.strip().strip("().").upper() != want:
                 yield Finding(M, "choice-not-bare", f"the right choice {want} is given inside prose, not bare")
+            elif letter is None:
+                options = _options(rec.prompt)
+                picked = [k for k, text in options.items() if text and T.contains_phrase(ctx.output_norm, text)]
+                if picked == [want]:
+                    yield Finding(M, "choice-not-bare", f"gives the text of option {want} instead of its letter")
+                elif len(picked) == 1:
+                    yield Finding(F, "wrong-fact", f"gives the text of option {picked[0]}; the answer is {want}")
             return
         if ctx.reference_number is not None:
             nums = T.numbers_in(ctx.output)
@@ -278,12 +346,28 @@ class BareAnswer:
                               f"the expected answer {T.clip(rec.reference, 30)!r} is in the output, wrapped in {len(ctx.output.split())} words")
 
 
+_OPTION_RE = re.compile(r"^\s*\(?([A-H])[).:]\s+(.+?)\s*$", re.M)
+
+
+def _options(prompt: str) -> dict[str, str]:
+    """Options 'A) text' / 'B. text' of the last question in a prompt, normalised."""
+    return {m.group(1): T.normalize(m.group(2)) for m in _OPTION_RE.finditer(prompt[-1500:])}
+
+
 class StrictFilter:
     """lm-eval: this filter fails where another filter of the same document passes."""
 
     name = "strict-filter"
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        if ctx.record.extra.get("filter_invalid") and ctx.content_correct:
+            yield Finding(M, "strict-extraction",
+                          f"filter {ctx.record.filter!r} extracted no answer, but the generation holds the right one")
+            return
+        if ctx.record.extra.get("raw_output") and ctx.content_correct:
+            yield Finding(M, "strict-extraction",
+                          f"filter {ctx.record.filter!r} extracted the wrong part; the generation holds the right answer")
+            return
         siblings = ctx.record.extra.get("sibling_filters")
         if not siblings or ctx.options is None:
             return
@@ -303,14 +387,14 @@ class ReadingAndReasoning:
         rec = ctx.record
         if rec.choices or ctx.wants_json or ctx.content_correct or not rec.reference or not ctx.output:
             return
-        if ctx.reference_number is not None and len(T.numbers_in(_instruction_text(ctx))) >= 2:
-            if T.numbers_in(ctx.output):
-                yield Finding(B, "reasoning",
-                              f"a numeric answer computed from numbers the prompt gives is wrong (expected {rec.reference.strip()})")
-                return
-        if ctx.reference_in_prompt:
+        if ctx.arithmetic and (T.numbers_in(ctx.output) or T.has_date(ctx.output)):
+            yield Finding(B, "reasoning",
+                          f"an answer computed from numbers the prompt gives is wrong (expected {T.clip(rec.reference, 30)})")
+        elif ctx.reference_in_prompt:
             yield Finding(B, "unfaithful-to-prompt",
                           f"the answer {T.clip(rec.reference, 40)!r} is in the prompt, the output says otherwise")
+        elif ctx.gives_material:
+            yield Finding(B, "unfaithful-to-prompt", "the prompt gives the text to work from; the output does not follow it")
 
 
 class WrongFact:
@@ -352,7 +436,7 @@ class PromptfooAssertions:
 
 
 BUILTIN_DETECTORS = (
-    EmptyOutput(), Repetition(), RefusalOrUnknown(), EchoesPrompt(), OffTopic(), Instructions(),
+    EmptyOutput(), Repetition(), RefusalOrUnknown(), NoAttempt(), EchoesPrompt(), OffTopic(), Instructions(),
     StrictFilter(), JsonStructure(), BareAnswer(), ReadingAndReasoning(), WrongFact(), PromptfooAssertions(),
 )
 

@@ -17,11 +17,7 @@ _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
 STOPWORDS = frozenset(
-    "a an the of to in on at for and or but is are was were be been it its this that these those with as by "
-    "from what which who whom whose when where why how do does did can could should would will shall may "
-    "might must i you he she we they me him her us them my your his our their not no yes so if then than "
-    "there here about into over after before also just only very please answer question reply respond "
-    "give tell write output following text".split()
+    ["a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "but", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "with", "as", "by", "from", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did", "can", "could", "should", "would", "will", "shall", "may", "might", "must", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "their", "not", "no", "yes", "so", "if", "then", "than", "there", "here", "about", "into", "over", "after", "before", "also", "just", "only", "very", "please", "answer", "question", "reply", "respond", "give", "tell", "write", "output", "following", "text"]
 )
 
 
@@ -61,6 +57,23 @@ def parse_json(text: str) -> tuple[Any, str]:
         except orjson.JSONDecodeError:
             pass
     return None, "none"
+
+
+def repair_truncated(text: str) -> Any:
+    """Parse a JSON object cut off mid-way by closing it at the last complete value; None if hopeless."""
+    cut = text.rstrip()
+    for _ in range(8):
+        idx = max(cut.rfind(","), cut.rfind("{"))
+        if idx < 0:
+            return None
+        candidate = cut[:idx].rstrip() if cut[idx] == "," else cut[: idx + 1]
+        for closing in ("}", "]}", "}}", "]}}"):
+            try:
+                return orjson.loads(candidate + closing)
+            except orjson.JSONDecodeError:
+                continue
+        cut = cut[:idx]
+    return None
 
 
 def first_balanced(text: str) -> str | None:
@@ -183,12 +196,12 @@ def script_of(text: str) -> str | None:
 
 
 _LANG_WORDS = {
-    "english": set("the and is are was of to in that it with for you this have not be".split()),
-    "french": set("le la les est et des une un que dans pour pas vous je il elle sont avec du au".split()),
-    "spanish": set("el la los las es y de que en un una por para con no son del al se lo".split()),
-    "german": set("der die das und ist nicht ein eine ich sie es mit den dem zu auf für von".split()),
-    "italian": set("il lo la gli le è e di che un una per non sono con del della".split()),
-    "portuguese": set("o a os as é e de que em um uma por para com não são do da".split()),
+    "english": set("the and is are was of to in that it with for you this have not be what which".split()),
+    "french": set(["le", "la", "les", "est", "et", "des", "une", "un", "que", "dans", "pour", "pas", "vous", "je", "il", "elle", "sont", "avec", "du", "au", "en", "quel", "quelle", "réponds", "répondez", "qui"]),
+    "spanish": set(["el", "la", "los", "las", "es", "y", "de", "que", "en", "un", "una", "por", "para", "con", "no", "son", "del", "al", "se", "lo"]),
+    "german": set(["der", "die", "das", "und", "ist", "nicht", "ein", "eine", "ich", "sie", "es", "mit", "den", "dem", "zu", "auf", "für", "von"]),
+    "italian": set(["il", "lo", "la", "gli", "le", "è", "e", "di", "che", "un", "una", "per", "non", "sono", "con", "del", "della"]),
+    "portuguese": set(["o", "a", "os", "as", "é", "e", "de", "que", "em", "um", "uma", "por", "para", "com", "não", "são", "do", "da"]),
 }
 
 
@@ -220,27 +233,37 @@ def clip(text: str, n: int = 80) -> str:
 
 
 _DATE_RE = re.compile(
-    r"\b(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|"
+    r"\b(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|"
     r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{4})\b",
     re.I,
 )
 
 
-def same_date(a: str, b: str) -> bool:
-    def parse(s: str):
-        m = _DATE_RE.search(s)
-        if not m:
-            return None
-        text = m.group(1).replace(",", "").replace(".", "")
-        for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y"):
-            try:
-                return datetime.strptime(text, fmt).date()
-            except ValueError:
-                continue
-        return None
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y")
 
-    da = parse(a)
-    if da is None:
+
+def has_date(text: str) -> bool:
+    return bool(text) and _DATE_RE.search(text) is not None
+
+
+def _dates(text: str) -> set:
+    """Every reading of the first date in ``text`` (02/03/2024 is both 2 March and 3 February)."""
+    m = _DATE_RE.search(text)
+    if not m:
+        return set()
+    raw = m.group(1).replace(",", "").replace(".", "")
+    out = set()
+    for fmt in _DATE_FORMATS:
+        try:
+            out.add(datetime.strptime(raw, fmt).date())
+        except ValueError:
+            continue
+    return out
+
+
+def same_date(a: str, b: str) -> bool:
+    """Do ``a`` and ``b`` name the same date (in any of the usual forms)?"""
+    if not has_date(a):
         return False
-    db = parse(b)
-    return da is not None and da == db
+    da = _dates(a)
+    return bool(da) and bool(da & _dates(b))

@@ -76,9 +76,7 @@ def _metrics(sample: dict) -> dict[str, float]:
     out = {}
     for key in keys:
         value = sample.get(key)
-        if isinstance(value, bool):
-            out[key] = float(value)
-        elif isinstance(value, (int, float)):
+        if isinstance(value, bool) or isinstance(value, (int, float)):
             out[key] = float(value)
         elif isinstance(value, list) and value and isinstance(value[0], (int, float)):
             out[key] = float(value[0])  # e.g. f1 logs [pred, ref] pairs; first element
@@ -92,6 +90,8 @@ def _target_text(sample: dict, choices: list[str] | None) -> str | None:
     if isinstance(target, list):
         target = target[0] if len(target) == 1 else " | ".join(map(str, target))
     text = str(target)
+    if "####" in text:  # GSM8K-style targets: a worked solution, then "#### answer"
+        text = text.rsplit("####", 1)[1].strip()
     if choices and text.strip().lstrip("-").isdigit():
         idx = int(text)
         if 0 <= idx < len(choices):
@@ -99,7 +99,19 @@ def _target_text(sample: dict, choices: list[str] | None) -> str | None:
     return text
 
 
+#: what lm-eval's regex filters write when they find no answer
+INVALID = "[invalid]"
+
+
+def _first_text(value: Any) -> str:
+    while isinstance(value, list) and value:
+        value = value[0]
+    return "" if value is None or value == [] else str(value)
+
+
 def sample_to_record(sample: dict, source: str, line: int, task: str, config: dict) -> EvalRecord:
+    extra_invalid = False
+    raw = ""
     requests = _arguments(sample)
     prompt = str(requests[0][0]) if requests and requests[0] else ""
     filtered = sample.get("filtered_resps")
@@ -117,11 +129,12 @@ def sample_to_record(sample: dict, source: str, line: int, task: str, config: di
         output = choices[picked] if picked is not None and picked < len(choices) else ""
         output_type = output_type or "multiple_choice"
     else:
-        value = filtered
-        while isinstance(value, list) and value:
-            value = value[0]
-        output = "" if value is None or value == [] else str(value)
+        output = _first_text(filtered)
         output_type = output_type or "generate_until"
+        raw = _first_text(sample.get("resps"))
+        if output.strip() == INVALID and raw:  # the filter found no answer: judge the raw generation
+            output, raw = raw, ""
+            extra_invalid = True
     rec = EvalRecord(
         source=source,
         line=line,
@@ -142,6 +155,10 @@ def sample_to_record(sample: dict, source: str, line: int, task: str, config: di
         rec.id = str(doc["id"])
     if "num_fewshot" in config:
         rec.extra["n_shot"] = config["num_fewshot"]
+    if extra_invalid:
+        rec.extra["filter_invalid"] = True
+    elif raw and raw.strip() != output.strip():
+        rec.extra["raw_output"] = raw  # what the model wrote before the filter extracted an answer
     return rec
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from advisor.errors import PluginError, UsageError
 from advisor.records import Recommendation
