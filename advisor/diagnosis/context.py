@@ -10,8 +10,10 @@ from advisor.records import EvalRecord
 import re
 
 _MATERIAL_RE = re.compile(
-    r"(?:^|\n)\s*(?:text|passage|context|article|review|document|email|e-mail|paragraph|story|excerpt|transcript|"
-    r"report|message|sentence|statement|description|conversation|dialogue|record|input text|source)\s*:"
+    r"(?:^|\n)\s*(?:[\w-]+ )?(?:text|passage|context|article|review|document|email|e-mail|paragraph|story|excerpt|transcript|"
+    r"report|message|sentence|statement|description|conversation|dialogue|record|input text|source|policy|rules|"
+    r"terms|facts|data|table|schedule|menu|manual|faq|notes|background|information|product info)\s*:"
+    r"|(?:from|in|of|text|passage|sentence|review|email)\s*:?\s*['\"“][^'\"”]*(?:\s\S+){5,}?[^'\"”]*['\"”]"
     r"|\b(?:the|this) following (?:text|passage|article|review|paragraph|document|email|story)\b"
     r"|\baccording to (?:the|this) (?:text|passage|article|review|sentence|paragraph|document|email|context)\b",
     re.I,
@@ -81,8 +83,15 @@ class DiagnosisContext:
 
     @cached_property
     def reference_number(self) -> float | None:
+        """The number a short reference stands for: '12', '$0', '1,200 m', '25%' (as 25)."""
         ref = self.record.reference
-        return T.to_number(ref) if ref else None
+        if not ref or len(ref) > 24 or T.has_date(ref):
+            return None
+        value = T.to_number(ref)
+        if value is not None:
+            return value
+        nums = T.numbers_in(ref)
+        return nums[0] if len(nums) == 1 and len(ref.split()) <= 3 else None
 
     @cached_property
     def is_choice(self) -> bool:

@@ -40,7 +40,15 @@ _MAX_SENT_RE = re.compile(r"\b(?:in|with|using) (?:at most |no more than )?(one|
 _YES_NO_RE = re.compile(r"\b(?:answer|reply|respond)(?: only)? with (?:only )?(?:a )?(?:\"?yes\"? or \"?no\"?)|\byes or no\b", re.I)
 _UPPER_RE = re.compile(r"\b(?:all (?:capital|caps|uppercase)|in uppercase|in capital letters|upper-?case letters)\b", re.I)
 _LOWER_RE = re.compile(r"\b(?:all lowercase|in lowercase|lower-?case letters)\b", re.I)
-_LANG_RE = re.compile(r"\b(?:in|into) (english|french|spanish|german|italian|portuguese)\b", re.I)
+_LANG_RE = re.compile(r"\b(?:in|into|to) (english|french|spanish|german|italian|portuguese)\b|"
+                      r"\b(?:en|auf|in|em) (anglais|français|francais|español|espanol|deutsch|italiano|português|portugues)\b",
+                      re.I)
+_LANG_NAMES = {"anglais": "english", "français": "french", "francais": "french", "español": "spanish",
+               "espanol": "spanish", "deutsch": "german", "italiano": "italian", "português": "portuguese",
+               "portugues": "portuguese"}
+_TRANSLATE_RE = re.compile(r"\btranslat|\bübersetze|\btradu", re.I)
+_QUOTED_RE = re.compile(r"['\"“‘]([^'\"”’]{2,})['\"”’]")
+_PERSONA_RE = re.compile(r"^\W*(?:as an ai|as a language model|as an ai language model|i am an ai|i'm an ai)\b", re.I)
 #: a cheap gate: prompts without any of these words carry no checkable instruction
 _ANY_INSTRUCTION_RE = re.compile(r"\b(?:words?|sentences?|yes or no|capital|caps|uppercase|upper-case|lowercase|lower-case|"
                                  r"english|french|spanish|german|italian|portuguese)\b", re.I)
@@ -84,6 +92,9 @@ class RefusalOrUnknown:
             return
         if ctx.record.assertions and any(t == "is-refusal" for t, _, _ in ctx.record.assertions):
             return  # the test expects a refusal; promptfoo evidence decides
+        if _PERSONA_RE.search(out) and not _REFUSAL_RE.search(out, 0, 160):
+            yield Finding(B, "persona", f"steps out of the task to talk about being an AI: {T.clip(out, 60)!r}")
+            return
         if _UNKNOWN_RE.search(out):
             if ctx.grounded:
                 yield Finding(B, "unfaithful-to-prompt",
@@ -164,7 +175,13 @@ class Instructions:
             return
         # Language: an explicit instruction, or a script that differs from prompt and reference.
         m = _LANG_RE.search(prompt)
-        want = m.group(1).lower() if m else T.guess_language(prompt[-300:])
+        named = (m.group(1) or m.group(2)).lower() if m else None
+        want = _LANG_NAMES.get(named, named) if named else T.guess_language(prompt[-300:])
+        if m and _TRANSLATE_RE.search(prompt):
+            sources = [T.normalize(q) for q in _QUOTED_RE.findall(prompt)]
+            if ctx.output_norm and any(ctx.output_norm == src for src in sources):
+                yield Finding(B, "wrong-language", f"asked for a translation into {want}; the output repeats the source text")
+                return
         got = T.guess_language(out) if want else None
         if want and got and got != want:
             how = "asked for" if m else "the prompt is in"
@@ -327,23 +344,59 @@ class BareAnswer:
                 elif len(picked) == 1:
                     yield Finding(F, "wrong-fact", f"gives the text of option {picked[0]}; the answer is {want}")
             return
+        ref_n, out_n = ctx.reference_norm, ctx.output_norm
+        if out_n and len(out_n) >= 0.4 * len(ref_n) and ref_n.startswith(out_n + " "):
+            yield Finding(M, "truncated", "the output stops part-way through the expected answer")
+            return
         if ctx.reference_number is not None:
+            ref = ctx.reference_number
             nums = T.numbers_in(ctx.output)
-            if any(abs(n - ctx.reference_number) < 1e-9 for n in nums):
-                if T.normalize(ctx.output) != ctx.reference_norm:
-                    yield Finding(M, "number-form" if len(ctx.output.split()) <= 3 else "extra-prose",
-                                  f"the number {rec.reference.strip()} is in the output but not in the expected form")
+            pct = "%" in ctx.output or "percent" in ctx.output.lower()
+            if any(abs(n - ref) < 1e-9 or (pct and abs(n / 100 - ref) < 1e-9) or
+                   ("%" in rec.reference and abs(n * 100 - ref) < 1e-9) for n in nums):
+                if ctx.output_norm != ctx.reference_norm:
+                    n_words = len(ctx.output.split())
+                    # lm-eval's answer filters expect reasoning before the answer: long is fine there
+                    filtered = rec.extra.get("filter_invalid") or rec.extra.get("raw_output")
+                    if n_words > _LONG_ANSWER_WORDS and not filtered:
+                        yield Finding(B, "length", f"a {n_words}-word answer where a number was asked")
+                    else:
+                        yield Finding(M, "number-form" if n_words <= 3 else "extra-prose",
+                                      f"the number {rec.reference.strip()} is in the output but not in the expected form")
+            return
+        if _same_items(rec.reference, ctx.output):
+            yield Finding(M, "list-form", "the same items as expected, listed in another form")
+            return
+        if out_n and len(out_n) >= 0.4 * len(ref_n) and ref_n.startswith(out_n) and out_n != ref_n:
+            yield Finding(M, "truncated", "the output stops part-way through the expected answer")
             return
         if T.same_date(rec.reference, ctx.output):
             if ctx.output_norm != ctx.reference_norm:
                 yield Finding(M, "date-form", "the date is right but written in another form")
             return
         if ctx.content_correct and ctx.output_norm != ctx.reference_norm:
-            if "```" in ctx.output:
+            n_words = len(ctx.output.split())
+            if n_words > _LONG_ANSWER_WORDS and len(rec.reference.split()) <= 4 and "```" not in ctx.output:
+                yield Finding(B, "length", f"a {n_words}-word answer where a short one was expected")
+            elif "```" in ctx.output:
                 yield Finding(M, "code-fence", "the answer is wrapped in a code fence")
             else:
                 yield Finding(M, "extra-prose",
                               f"the expected answer {T.clip(rec.reference, 30)!r} is in the output, wrapped in {len(ctx.output.split())} words")
+
+
+#: a short expected answer given in more words than this is a length problem, not wrapping
+_LONG_ANSWER_WORDS = 25
+_ITEM_SPLIT_RE = re.compile(r"\s*(?:,|;|\n|\band\b|\bor\b|^\s*[-*•]|\n\s*[-*•\d.]+)\s*", re.I)
+
+
+def _same_items(reference: str, output: str) -> bool:
+    """'alpha, beta, gamma' vs 'alpha, beta and gamma' or a bulleted list of the same items."""
+    ref = [T.normalize(x) for x in _ITEM_SPLIT_RE.split(reference) if x and T.normalize(x)]
+    if len(ref) < 2:
+        return False
+    out = [T.normalize(x) for x in _ITEM_SPLIT_RE.split(output) if x and T.normalize(x)]
+    return sorted(ref) == sorted(out) and reference.strip() != output.strip()
 
 
 _OPTION_RE = re.compile(r"^\s*\(?([A-H])[).:]\s+(.+?)\s*$", re.M)

@@ -196,24 +196,28 @@ def script_of(text: str) -> str | None:
 
 
 _LANG_WORDS = {
-    "english": set("the and is are was of to in that it with for you this have not be what which".split()),
+    "english": set("the and is are was of to in that it with for you this have not be what which thank very".split()),
     "french": set(["le", "la", "les", "est", "et", "des", "une", "un", "que", "dans", "pour", "pas", "vous", "je", "il", "elle", "sont", "avec", "du", "au", "en", "quel", "quelle", "réponds", "répondez", "qui"]),
     "spanish": set(["el", "la", "los", "las", "es", "y", "de", "que", "en", "un", "una", "por", "para", "con", "no", "son", "del", "al", "se", "lo"]),
-    "german": set(["der", "die", "das", "und", "ist", "nicht", "ein", "eine", "ich", "sie", "es", "mit", "den", "dem", "zu", "auf", "für", "von"]),
-    "italian": set(["il", "lo", "la", "gli", "le", "è", "e", "di", "che", "un", "una", "per", "non", "sono", "con", "del", "della"]),
+    "german": set(["auf", "wort", "welche", "hat", "einem", "beantworte", "antworte", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "ich", "sie", "es", "mit", "den", "dem", "zu", "auf", "für", "von"]),
+    "italian": set(["grazie", "mille", "ciao", "rispondi", "molto", "il", "lo", "la", "gli", "le", "è", "e", "di", "che", "un", "una", "per", "non", "sono", "con", "del", "della"]),
     "portuguese": set(["o", "a", "os", "as", "é", "e", "de", "que", "em", "um", "uma", "por", "para", "com", "não", "são", "do", "da"]),
 }
 
 
 def guess_language(text: str) -> str | None:
-    """A rough language guess among a few Latin-script languages, by stopword hits."""
+    """A rough language guess among a few Latin-script languages, by stopword hits.
+
+    Short texts need one unambiguous hit; longer ones two, and a clear winner.
+    """
     ws = words(text)
-    if len(ws) < 3:
+    if len(ws) < 2:
         return None
     scores = {lang: sum(w in vocab for w in ws) for lang, vocab in _LANG_WORDS.items()}
     best = max(scores, key=scores.__getitem__)
     ranked = sorted(scores.values(), reverse=True)
-    if ranked[0] < 2 or ranked[0] == ranked[1]:
+    need = 1 if len(ws) < 5 else 2
+    if ranked[0] < need or ranked[0] == ranked[1]:
         return None
     return best
 
