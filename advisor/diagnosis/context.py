@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from advisor.diagnosis import text as T
 from advisor.records import EvalRecord
-
-import re
 
 _MATERIAL_RE = re.compile(
     r"(?:^|\n)\s*(?:[\w-]+ )?(?:text|passage|context|article|review|document|email|e-mail|paragraph|story|excerpt|transcript|"

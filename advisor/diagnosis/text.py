@@ -196,7 +196,7 @@ def script_of(text: str) -> str | None:
 
 
 _LANG_WORDS = {
-    "english": set("the and is are was of to in that it with for you this have not be what which thank very".split()),
+    "english": set(["the", "and", "is", "are", "was", "of", "to", "in", "that", "it", "with", "for", "you", "this", "have", "not", "be", "what", "which", "thank", "very"]),
     "french": set(["le", "la", "les", "est", "et", "des", "une", "un", "que", "dans", "pour", "pas", "vous", "je", "il", "elle", "sont", "avec", "du", "au", "en", "quel", "quelle", "réponds", "répondez", "qui"]),
     "spanish": set(["el", "la", "los", "las", "es", "y", "de", "que", "en", "un", "una", "por", "para", "con", "no", "son", "del", "al", "se", "lo"]),
     "german": set(["auf", "wort", "welche", "hat", "einem", "beantworte", "antworte", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "ich", "sie", "es", "mit", "den", "dem", "zu", "auf", "für", "von"]),
