@@ -26,6 +26,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "advisor.diagnosis.detectors",
     "advisor.rules.builtin",
     "advisor_plugins.tasks",
+    "advisor_plugins.techniques.prompting",
+    "advisor_plugins.techniques.retrieval",
+    "advisor_plugins.techniques.peft_methods",
+    "advisor_plugins.techniques.finetune",
+    "advisor_plugins.techniques.merging",
 )
 
 

@@ -233,3 +233,32 @@ def _progress(total: int, show: bool):
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=Console(stderr=True), transient=True)
+
+
+class TrainableTechnique:
+    """Mixin for techniques that train: ``prepare`` makes some parameters trainable, the shared loop
+    trains them. Subclasses (with ``advisor.technique.Technique``) implement ``prepare`` only.
+    """
+
+    #: per-technique defaults on top of TRAIN_DEFAULTS (e.g. a higher learning rate for IA3)
+    train_defaults: dict[str, Any] = {}
+
+    @classmethod
+    def all_defaults(cls, own: dict[str, Any]) -> dict[str, Any]:
+        return {**TRAIN_DEFAULTS, **cls.train_defaults, **own}
+
+    def prepare(self, model: Any, settings: dict[str, Any], env: Any) -> Any:
+        raise NotImplementedError
+
+    def apply(self, model: Any, tokenizer: Any, task: Any, settings: dict[str, Any], env: Any):
+        from advisor.technique import System, count_parameters
+
+        if not task.train:
+            from advisor.errors import UsageError
+
+            raise UsageError(f"task {task.name!r} has no training split: {self.name} needs one")
+        model = self.prepare(model, settings, env)
+        trainable, total = count_parameters(model)
+        stats = train(model, tokenizer, task.train, TrainConfig.from_settings(settings, env.seed), env)
+        return System(model, tokenizer, info={"trainable_params": trainable, "total_params": total,
+                                              "train": stats.to_json()})

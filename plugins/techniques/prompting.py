@@ -1,0 +1,66 @@
+"""Prompting techniques: the zero-shot baseline and few-shot examples (random or BM25-chosen)."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from advisor import hookimpl
+from advisor.technique import System, Technique
+
+_TOKEN = re.compile(r"\w+")
+
+
+class Prompting(Technique):
+    name = "prompting"
+    kind = "prompting"
+    description = "Zero-shot baseline: the task's prompt as it is."
+    defaults: dict = {}
+
+    def apply(self, model, tokenizer, task, settings, env):
+        return System(model, tokenizer, info={"trainable_params": 0})
+
+
+def format_examples(examples: list[dict], prompt: str) -> str:
+    shots = "\n\n".join(f"Example {i}:\n{ex['prompt']}\nAnswer: {ex['target']}" for i, ex in enumerate(examples, 1))
+    return f"Here are solved examples of the task.\n\n{shots}\n\nNow the real one. Answer it the same way.\n\n{prompt}"
+
+
+class FewShot(Technique):
+    name = "few-shot"
+    kind = "prompting"
+    description = "k examples from the training split in the prompt, chosen at random or by BM25 similarity."
+    defaults = {"k": 3, "select": "random"}
+
+    def apply(self, model, tokenizer, task, settings, env):
+        from advisor.errors import UsageError
+
+        k, select = int(settings["k"]), settings["select"]
+        if select not in ("random", "bm25"):
+            raise UsageError(f"few-shot select must be random or bm25, not {select!r}")
+        if not task.train:
+            raise UsageError(f"task {task.name!r} has no training split to draw examples from")
+        pool = task.train
+        if select == "random":
+            chosen = random.Random(env.seed).sample(pool, min(k, len(pool)))
+
+            def rewrite(prompt: str) -> str:
+                return format_examples(chosen, prompt)
+        else:
+            from rank_bm25 import BM25Plus
+
+            bm25 = BM25Plus([_TOKEN.findall(r["prompt"].lower()) or ["-"] for r in pool])
+
+            def rewrite(prompt: str) -> str:
+                scores = bm25.get_scores(_TOKEN.findall(prompt.lower()))
+                top = sorted(range(len(pool)), key=scores.__getitem__, reverse=True)
+                picked = [pool[i] for i in top if pool[i]["prompt"] != prompt][:k]
+                return format_examples(picked, prompt)
+
+        return System(model, tokenizer, rewrite=rewrite, info={"trainable_params": 0, "k": k, "select": select})
+
+
+@hookimpl
+def advisor_register_techniques(register):
+    register(Prompting())
+    register(FewShot())
