@@ -39,6 +39,7 @@ def cli() -> None:
     advisor memory ...         memory needed to run or fine-tune a model
     advisor run ...            apply one technique to a model and task, measured before and after
     advisor techniques         list the techniques (prompting, RAG, PEFT, fine-tuning, merges)
+    advisor bench run|compare|report|list   the benchmark harness (results in SQLite or any SQLAlchemy URL)
     advisor plugins            list the plugins and the hooks they implement
     """
 
@@ -231,15 +232,15 @@ def plugins(as_json):
     Console().print(table)
 
 
-def _add_optional_commands() -> None:
-    try:
-        from advisor.memory_cli import memory
-    except ImportError:  # pragma: no cover - the calculator is part of the package
-        return
+def _add_area_commands() -> None:
+    from advisor.bench.cli import bench
+    from advisor.memory_cli import memory
+
     cli.add_command(memory)
+    cli.add_command(bench)
 
 
-_add_optional_commands()
+_add_area_commands()
 
 
 def main() -> None:

@@ -181,7 +181,7 @@ def train(model: Any, tokenizer: Any, rows: list[dict[str, str]], cfg: TrainConf
                     with autocast:
                         loss = weighted_loss(model, ids, mask, w) / len(group)
                     loss.backward()
-                    step_loss += float(loss)
+                    step_loss += loss.item()
                     stats.tokens += int(mask.sum())
                     stats.examples += len(idx)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -1,0 +1,250 @@
+"""Compare two runs: per-cell deltas and the regressions that should fail a nightly job.
+
+Cells are matched on their configuration without the seed (model, task, technique, settings); the seeds
+of a cell are its repeats. A cell regresses when
+
+- a seed that was ``ok`` now failed, timed out or was killed;
+- a quality score (``quality_*``, higher is better) dropped by more than ``quality_drop`` (absolute);
+- a time (train time, latency; or throughput, which drops) or memory figure (peak memory, adapter size)
+  grew by more than its relative threshold, by more than a small absolute floor, *and* by more than the
+  spread (max - min) of either run's seeds;
+
+and, where both runs have repeats and the sample sizes allow it, a one-sided Mann-Whitney U test agrees
+at level ``alpha``. Parameter counts are shown but never flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from advisor.bench.store import CellRecord, RunRecord, Store
+from advisor.bench.suite import canonical_json, config_hash
+from advisor.errors import UsageError
+
+#: metric -> (family, direction): +1 when higher is better, -1 when lower is better.
+DIRECTIONS: dict[str, tuple[str, int]] = {
+    "train_time_s": ("time", -1), "latency_ms": ("time", -1), "latency_merged_ms": ("time", -1),
+    "tokens_per_s": ("time", +1), "peak_memory_bytes": ("memory", -1), "adapter_bytes": ("memory", -1),
+    "trainable_params": ("info", 0), "total_params": ("info", 0),
+}
+#: Growth below these is noise whatever the ratio (a 0.2 s cell that takes 0.3 s has not regressed).
+FLOORS = {"s": 1.0, "ms": 1.0, "bytes": 16 * 2**20, "tokens/s": 1.0}
+BAD_STATUSES = {"failed", "timeout", "killed"}
+
+
+def family(name: str) -> tuple[str, int]:
+    if name in DIRECTIONS:
+        return DIRECTIONS[name]
+    if name.startswith("quality"):
+        return "quality", +1
+    if name.endswith(("_s", "_ms")):
+        return "time", -1
+    if name.endswith("_bytes"):
+        return "memory", -1
+    return "info", 0
+
+
+@dataclass
+class Thresholds:
+    quality_drop: float = 0.05  # absolute, on scores in [0, 1]
+    time_growth: float = 0.25  # relative
+    memory_growth: float = 0.10  # relative
+    alpha: float = 0.05
+
+
+@dataclass
+class MetricDelta:
+    name: str
+    unit: str | None
+    a: list[float]
+    b: list[float]
+    mean_a: float | None
+    mean_b: float | None
+    delta: float | None
+    relative: float | None
+    p_value: float | None = None
+    regression: str | None = None  # why, when it is one
+
+
+@dataclass
+class CellDelta:
+    key: str
+    model: str
+    task: str
+    technique: str
+    settings: dict[str, Any]
+    status_a: dict[int, str]  # seed -> status
+    status_b: dict[int, str]
+    metrics: list[MetricDelta] = field(default_factory=list)
+    regressions: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.technique} on {self.task} ({self.model})"
+
+    def metric(self, name: str) -> MetricDelta | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+@dataclass
+class Comparison:
+    run_a: RunRecord
+    run_b: RunRecord
+    cells: list[CellDelta]
+    only_a: list[str]  # cells of A that B lacks (labels)
+    only_b: list[str]
+    thresholds: Thresholds
+
+    @property
+    def regressions(self) -> list[tuple[CellDelta, str]]:
+        return [(cell, why) for cell in self.cells for why in cell.regressions]
+
+    def to_json(self) -> dict[str, Any]:
+        def run(r: RunRecord) -> dict[str, Any]:
+            return {"run_id": r.run_id, "name": r.name, "suite": r.suite, "git_commit": r.git_commit,
+                    "started_at": r.started_at.isoformat() if r.started_at else None}
+
+        return {"run_a": run(self.run_a), "run_b": run(self.run_b), "thresholds": asdict(self.thresholds),
+                "regressions": [{"cell": c.label, "key": c.key, "reason": why} for c, why in self.regressions],
+                "cells": [asdict(c) | {"label": c.label} for c in self.cells],
+                "only_in_a": self.only_a, "only_in_b": self.only_b}
+
+
+def group_key(cell: CellRecord) -> str:
+    return config_hash({"model": cell.model, "task": cell.task, "technique": cell.technique,
+                        "settings": cell.settings})
+
+
+def pick_runs(store: Store, run_a: str | None, run_b: str | None, suite: str | None = None
+              ) -> tuple[RunRecord, RunRecord] | None:
+    """The two runs to compare: both given, or B given (A = the run of its suite before it), or none
+    given (the last two runs of the suite of the latest run). None when there is nothing to compare."""
+    if run_a is not None and run_b is not None:
+        return store.run(run_a), store.run(run_b)
+    if run_a is not None:  # one run given: compare it with the one before it
+        b = store.run(run_a)
+        earlier = [r for r in store.runs(b.suite) if r.run_id < b.run_id]
+        return (earlier[0], b) if earlier else None
+    latest = store.runs(suite, limit=1)
+    if not latest:
+        raise UsageError(f"no runs{f' of suite {suite!r}' if suite else ''} in {store.safe_url}")
+    runs = store.runs(latest[0].suite, limit=2)
+    return (runs[1], runs[0]) if len(runs) == 2 else None
+
+
+def compare_runs(store: Store, a: RunRecord, b: RunRecord, thresholds: Thresholds | None = None) -> Comparison:
+    thresholds = thresholds or Thresholds()
+    cells_a, cells_b = _groups(store.cells(a.run_id)), _groups(store.cells(b.run_id))
+    deltas = []
+    for key in [k for k in cells_b if k in cells_a]:
+        deltas.append(compare_cell(key, cells_a[key], cells_b[key], thresholds))
+    only_a = [_label(cells_a[k][0]) for k in cells_a if k not in cells_b]
+    only_b = [_label(cells_b[k][0]) for k in cells_b if k not in cells_a]
+    return Comparison(a, b, deltas, only_a, only_b, thresholds)
+
+
+def compare_cell(key: str, a: list[CellRecord], b: list[CellRecord], t: Thresholds) -> CellDelta:
+    first = a[0]
+    delta = CellDelta(key=key, model=first.model, task=first.task, technique=first.technique,
+                      settings=first.settings, status_a={c.seed: c.status for c in a},
+                      status_b={c.seed: c.status for c in b})
+    for seed, status in sorted(delta.status_b.items()):
+        before = delta.status_a.get(seed)
+        if before == "ok" and status in BAD_STATUSES:
+            error = next((c.error for c in b if c.seed == seed), None) or ""
+            from advisor.bench.runner import first_line
+
+            delta.regressions.append(f"seed {seed}: ok -> {status}" + (f" ({first_line(error)})" if error else ""))
+    ok_a, ok_b = [c for c in a if c.status == "ok"], [c for c in b if c.status == "ok"]
+    names = sorted({n for c in ok_a + ok_b for n in c.metrics})
+    for name in names:
+        va = [c.metrics[name] for c in ok_a if name in c.metrics]
+        vb = [c.metrics[name] for c in ok_b if name in c.metrics]
+        unit = next((c.units.get(name) for c in ok_a + ok_b if name in c.units), None)
+        metric = compare_metric(name, unit, va, vb, t)
+        delta.metrics.append(metric)
+        if metric.regression:
+            delta.regressions.append(metric.regression)
+    return delta
+
+
+def compare_metric(name: str, unit: str | None, a: list[float], b: list[float], t: Thresholds) -> MetricDelta:
+    mean_a, mean_b = _mean(a), _mean(b)
+    if mean_a is None or mean_b is None:
+        return MetricDelta(name, unit, a, b, mean_a, mean_b, None, None)
+    diff = mean_b - mean_a
+    relative = diff / abs(mean_a) if mean_a else None
+    metric = MetricDelta(name, unit, a, b, mean_a, mean_b, diff, relative)
+    kind, direction = family(name)
+    if direction == 0:
+        return metric
+    worse = -diff * direction  # > 0: B is worse than A
+    spread = max(_spread(a), _spread(b))
+    if kind == "quality":
+        candidate = worse > t.quality_drop
+        why = f"{name} {_fmt(mean_a, unit)} -> {_fmt(mean_b, unit)} ({diff:+.3f}, threshold {t.quality_drop:g})"
+    else:
+        limit = t.time_growth if kind == "time" else t.memory_growth
+        candidate = (worse > limit * abs(mean_a) and worse > FLOORS.get(unit or "", 0.0) and worse > spread)
+        pct = f"{relative:+.0%}" if relative is not None else "new"
+        why = (f"{name} {_fmt(mean_a, unit)} -> {_fmt(mean_b, unit)} ({pct}, threshold {limit:.0%}"
+               f"{f', seed spread {_fmt(spread, unit)}' if spread else ''})")
+    if len(a) >= 2 and len(b) >= 2:
+        metric.p_value = rank_test(a, b, direction)
+        if metric.p_value is not None and _min_p(len(a), len(b)) <= t.alpha:
+            candidate = candidate and metric.p_value <= t.alpha
+            why += f", Mann-Whitney p={metric.p_value:.3g}"
+    if candidate:
+        metric.regression = why
+    return metric
+
+
+def rank_test(a: list[float], b: list[float], direction: int) -> float | None:
+    """One-sided Mann-Whitney U p-value for "B is worse than A"; None without scipy or variation."""
+    try:
+        from scipy.stats import mannwhitneyu
+    except ImportError:
+        return None
+    if len(set(a) | set(b)) < 2:
+        return None
+    alternative = "greater" if direction > 0 else "less"  # A greater than B means B got worse
+    return float(mannwhitneyu(a, b, alternative=alternative).pvalue)
+
+
+def _min_p(n: int, m: int) -> float:
+    """The smallest one-sided p-value an exact U test can give with these sample sizes."""
+    return 1.0 / math.comb(n + m, n)
+
+
+def _groups(cells: list[CellRecord]) -> dict[str, list[CellRecord]]:
+    groups: dict[str, list[CellRecord]] = {}
+    for cell in cells:
+        groups.setdefault(group_key(cell), []).append(cell)
+    return groups
+
+
+def _label(cell: CellRecord) -> str:
+    settings = f" {canonical_json(cell.settings)}" if cell.settings else ""
+    return f"{cell.technique} on {cell.task} ({cell.model}){settings}"
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _spread(values: list[float]) -> float:
+    return max(values) - min(values) if len(values) > 1 else 0.0
+
+
+def _fmt(value: float | None, unit: str | None) -> str:
+    if value is None:
+        return "-"
+    if unit == "bytes":
+        return f"{value / 1e9:.3g} GB" if abs(value) >= 1e8 else f"{value / 1e6:.3g} MB"
+    if unit in ("s", "ms"):
+        return f"{value:.3g} {unit}"
+    if unit == "score":
+        return f"{value:.3f}"
+    return f"{value:.4g}"

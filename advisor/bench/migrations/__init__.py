@@ -1,0 +1,1 @@
+"""Alembic migrations of the results store (``advisor.bench.store``); run by ``Store`` on open."""
