@@ -34,7 +34,7 @@ from typing import Any
 
 import tomllib
 
-from advisor.errors import InputError, UsageError, did_you_mean
+from advisor.errors import AdvisorError, InputError, UsageError, did_you_mean
 
 #: Suites that ship with the repository: ``advisor bench run smoke`` finds ``benchmarks/suites/smoke.toml``.
 BUNDLED_SUITES_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "suites"
@@ -137,6 +137,7 @@ def parse_suite(data: dict[str, Any], *, path: Path | None = None, known_techniq
     techniques = data.get("techniques")
     if not isinstance(techniques, dict) or not techniques:
         raise bad("needs at least one [techniques.NAME] table")
+    registry = _technique_objects() if known_techniques is None else {}
     known_techniques = known_techniques if known_techniques is not None else _known_techniques()
     known_tasks = known_tasks if known_tasks is not None else _known_tasks()
 
@@ -151,6 +152,12 @@ def parse_suite(data: dict[str, Any], *, path: Path | None = None, known_techniq
         settings = spec.get("settings", {})
         if not isinstance(settings, dict):
             raise bad(f"[techniques.{technique}] settings must be a table")
+        if technique in registry:  # a typo in a setting fails here, not after hours of other cells
+            try:
+                registry[technique].settings({k: v for k, v in settings.items()
+                                              if k not in ("train_limit", "eval_limit")})
+            except AdvisorError as exc:
+                raise bad(f"[techniques.{technique}] {exc}") from None
         settings = {**{k: options[k] for k in ("train_limit", "eval_limit") if k in options}, **settings}
         t_models = [_model(m, bad) for m in spec["models"]] if "models" in spec else models
         t_tasks = [_str(t, "tasks", bad) for t in spec["tasks"]] if "tasks" in spec else tasks
@@ -194,6 +201,15 @@ def shard(cells: list[Cell], which: tuple[int, int] | None) -> list[Cell]:
         return list(cells)
     i, n = which
     return list(cells[i - 1::n])
+
+
+def _technique_objects() -> dict[str, Any]:
+    from advisor.run import techniques
+
+    try:
+        return techniques()
+    except AdvisorError:
+        return {}
 
 
 def _known_techniques() -> set[str]:
