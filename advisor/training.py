@@ -120,12 +120,16 @@ def weighted_loss(model: Any, ids: Any, mask: Any, weights: Any) -> Any:
     """Next-token cross-entropy, each target token weighted (prompt tokens by the prompt-loss weight)."""
     import torch.nn.functional as F
 
+    import torch
+
     logits = model(input_ids=ids, attention_mask=mask).logits
     if logits.shape[1] > ids.shape[1]:  # prompt tuning prepends virtual tokens
         logits = logits[:, -ids.shape[1] :]
-    logits = logits[:, :-1].float()
-    target = ids[:, 1:]
-    w = weights[:, 1:]
+    if logits.dtype != torch.float32:
+        logits = logits.float()
+    # Shift the targets rather than the logits: no copy of the (batch x length x vocabulary) tensor.
+    target = torch.cat([ids[:, 1:], ids[:, :1]], dim=1)
+    w = torch.cat([weights[:, 1:], torch.zeros_like(weights[:, :1])], dim=1)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
     return (loss * w.reshape(-1)).sum() / w.sum().clamp_min(1e-8)
 
@@ -181,7 +185,7 @@ def train(model: Any, tokenizer: Any, rows: list[dict[str, str]], cfg: TrainConf
                     with autocast:
                         loss = weighted_loss(model, ids, mask, w) / len(group)
                     loss.backward()
-                    step_loss += loss.item()
+                    step_loss += loss.detach().item()
                     stats.tokens += int(mask.sum())
                     stats.examples += len(idx)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -193,8 +197,10 @@ def train(model: Any, tokenizer: Any, rows: list[dict[str, str]], cfg: TrainConf
                     progress.update(task_id, advance=1, description=f"training loss {step_loss:.3f}")
                 if step >= total_steps:
                     break
-            if val_ex:
+            if val_ex:  # not counted in the training time
+                paused = time.perf_counter()
                 stats.val_loss.append((step, evaluate_loss(model, val_ex, pad_id, cfg, autocast)))
+                started += time.perf_counter() - paused
     if cuda:
         torch.cuda.synchronize()
     stats.seconds = time.perf_counter() - started

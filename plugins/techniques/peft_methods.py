@@ -83,8 +83,28 @@ class PrefixTuning(TrainableTechnique, Technique):
     def prepare(self, model, settings, env):
         from peft import PrefixTuningConfig, TaskType, get_peft_model
 
-        return get_peft_model(model, PrefixTuningConfig(task_type=TaskType.CAUSAL_LM,
-                                                        num_virtual_tokens=int(settings["virtual_tokens"])))
+        peft_model = get_peft_model(model, PrefixTuningConfig(task_type=TaskType.CAUSAL_LM,
+                                                              num_virtual_tokens=int(settings["virtual_tokens"])))
+        _pass_prefix_as_cache(peft_model)
+        return peft_model
+
+
+def _pass_prefix_as_cache(peft_model) -> None:
+    """PEFT 0.21 hands the learned prefix to the model as ``past_key_values``; transformers 5's
+    ``generate()`` also passes its own empty ``cache``, which wins, so generation would silently run
+    without the prefix. At the first step, give the prefix to the model as its cache instead."""
+    original = peft_model.prepare_inputs_for_generation
+
+    def prepare_inputs_for_generation(*args, **kwargs):
+        inputs = original(*args, **kwargs)
+        prefix, cache = inputs.get("past_key_values"), inputs.get("cache")
+        if prefix is not None and cache is not None and prefix is not cache:
+            empty = getattr(cache, "get_seq_length", lambda: 1)() == 0
+            if empty:
+                inputs["cache"] = inputs.pop("past_key_values")
+        return inputs
+
+    peft_model.prepare_inputs_for_generation = prepare_inputs_for_generation
 
 
 class PromptTuning(TrainableTechnique, Technique):
