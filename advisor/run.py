@@ -231,6 +231,8 @@ def _save(system: System, technique: Any, req: RunRequest, workdir: Path) -> int
         return _dir_bytes(target)
     # Non-adapter techniques change the model itself: what has to be stored is the trained tensors.
     trained = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if not trained:  # a merge folded into the weights (SLERP): the whole model is what changed
+        trained = dict(model.named_parameters())
     if req.save:
         from safetensors.torch import save_file
 
