@@ -9,18 +9,7 @@ from pathlib import Path
 import click
 
 from advisor import __version__
-from advisor.errors import AdvisorError
-
-
-class AdvisorGroup(click.Group):
-    """Turns AdvisorError into one line on stderr and its exit code; nothing else is caught."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AdvisorError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+from advisor.errors import AdvisorError, AdvisorGroup
 
 
 def _plugin_manager():

@@ -8,27 +8,16 @@ from pathlib import Path
 
 import click
 
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorGroup
 
 DB_HELP = "SQLAlchemy URL or SQLite file of the results store (default: $ADVISOR_DB, else sqlite:///results.db)."
-
-
-class BenchGroup(click.Group):
-    """Shows AdvisorError as one line and its exit code, also when the group is invoked on its own."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AdvisorError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
 
 
 def _emit(obj) -> None:
     click.echo(json.dumps(obj, indent=2, default=str))
 
 
-@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=AdvisorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def bench() -> None:
     """Benchmark techniques x models x tasks, store the results, compare runs, write reports.
 
