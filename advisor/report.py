@@ -60,7 +60,7 @@ def render(report: Report, console: Console) -> None:
             for d in p.examples.get(cls.value, []):
                 r = d.record
                 where = f"{r.task or '-'} #{r.doc_id if r.doc_id is not None else (r.id or r.line)}"
-                if r.filter:
+                if r.filter and r.filter != "none":
                     where += f" [{r.filter}]"
                 console.print(Text.assemble((f"  {cls.value}/{d.subtype}", _COLOURS[cls.value]), f"  {where}"))
                 console.print(f"    output:   {T.clip(r.output, 100)!r}", highlight=False)
