@@ -45,7 +45,6 @@ class RunRequest:
 
 def techniques(pm: Any = None) -> dict[str, Any]:
     from advisor.plugins import collect, get_plugin_manager
-
     from advisor.technique import KINDS
 
     pm = pm or get_plugin_manager()

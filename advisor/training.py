@@ -118,9 +118,8 @@ def _batch(examples: list[tuple[list[int], list[int]]], pad_id: int, prompt_weig
 
 def weighted_loss(model: Any, ids: Any, mask: Any, weights: Any) -> Any:
     """Next-token cross-entropy, each target token weighted (prompt tokens by the prompt-loss weight)."""
-    import torch.nn.functional as F
-
     import torch
+    import torch.nn.functional as F
 
     logits = model(input_ids=ids, attention_mask=mask).logits
     if logits.shape[1] > ids.shape[1]:  # prompt tuning prepends virtual tokens

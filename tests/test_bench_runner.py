@@ -77,6 +77,8 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ADVISOR_DB", f"sqlite:///{tmp_path / 'bench.db'}")
     monkeypatch.setattr(runner, "cell_command", fake_command)
+    # The fake cell takes settings no real technique has (mode=crash...): skip the settings check.
+    monkeypatch.setattr("advisor.bench.suite._technique_objects", lambda: {})
     for var in ("FAKE_CELL_DEGRADE", "FAKE_CELL_SLOWER", "FAKE_CELL_SLEEP", "FAKE_CELL_LOG"):
         monkeypatch.delenv(var, raising=False)
 
