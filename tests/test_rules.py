@@ -146,3 +146,12 @@ def test_conditions_and_templates():
     assert not R.condition_holds("missing.key > 0", p)
     assert R.render("{count.format} ({share.format:.0%}) {nope} {name.__class__}", p) == "3 (25%) ? ?"
     assert R.score_of("100*share.format + 2 - 1*count.format", p) == pytest.approx(24.0)
+
+
+def test_small_models_get_few_shot_after_peft_as_measured():
+    flat = profile(fmt=30, behaviour=10, factual=5)
+    big, _, _ = ranked(flat, R.Context(params=7e9))
+    small, recs, _ = ranked(flat, R.Context(params=135e6))
+    assert big.index("few-shot") < big.index("lora")
+    assert small.index("lora") < small.index("few-shot")
+    assert "under 1B parameters" in recs[small.index("few-shot")].rationale

@@ -196,6 +196,7 @@ def enrich(flat: dict[str, Any], ctx: Context, subtypes: dict[str, int]) -> dict
                              k.split("/", 1)[1] in ("json-invalid", "json-keys", "truncated", "value-form", "code-fence"))
     if ctx.params is not None:
         p["context.params"] = ctx.params
+        p["context.small_model"] = 1 if ctx.params < 1e9 else 0
     if ctx.gpu_memory is not None:
         p["context.gpu_memory"] = ctx.gpu_memory
     if ctx.train_examples is not None:
