@@ -155,3 +155,9 @@ def test_small_models_get_few_shot_after_peft_as_measured():
     assert big.index("few-shot") < big.index("lora")
     assert small.index("lora") < small.index("few-shot")
     assert "under 1B parameters" in recs[small.index("few-shot")].rationale
+
+
+@pytest.mark.parametrize("factual, behaviour, fmt", [(34, 33, 33), (66, 62, 55), (40, 35, 25), (36, 34, 30)])
+def test_the_largest_class_decides_the_family_even_when_the_others_add_up_to_more(factual, behaviour, fmt):
+    order, _, _ = ranked(profile(factual=factual, behaviour=behaviour, fmt=fmt))
+    assert order.index("bm25-rag") < first_of(order, FT)
