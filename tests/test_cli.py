@@ -139,3 +139,27 @@ def test_help_explains(run):
     assert result.exit_code == 0
     for word in ("--corpus", "--tried", "--fail-on", "--json", "lm-evaluation-harness"):
         assert word in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-t", "lorra", "--task", "json_extract"], "did you mean 'lora'"),
+    (["-t", "lora", "--task", "json_extrct"], "did you mean 'json_extract'"),
+    (["-t", "lora", "--task", "json_extract", "--set", "rank=8"], "does not take rank (it takes: "),
+    (["-t", "lora", "--task", "json_extract", "--set", "r=eight"], "r='eight': expected a int"),
+    (["-t", "lora", "--task", "json_extract", "--set", "r"], "--set expects key=value"),
+    (["-t", "lora", "--task", "json_extract", "--model", "/nonexistent/model"], "is not a local model folder"),
+])
+def test_run_bad_input_one_line_exit_2(run, args, message):
+    result = run("run", *args)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_techniques_json_lists_every_technique_with_requirements(run):
+    rows = {r["name"]: r for r in json.loads(run("techniques", "--json").stdout)}
+    expected = {"prompting", "few-shot", "bm25-rag", "embedding-rag", "lora", "qlora", "ia3", "prefix-tuning",
+                "prompt-tuning", "p-tuning", "bitfit", "partial-ft", "full-ft", "merge-linear", "merge-slerp",
+                "merge-ties", "merge-concat"}
+    assert expected <= set(rows)
+    assert rows["qlora"]["requires"] == ["cuda"] and rows["lora"]["requires"] == []
+    assert rows["merge-concat"]["kind"] == "merge" and "r1" in rows["merge-concat"]["defaults"]
