@@ -134,7 +134,7 @@ def test_bad_suites_are_input_errors(tmp_path, text, message):
 
 
 def test_bundled_suites_load():
-    sizes = {name: len(load_suite(name).cells) for name in ("smoke", "quick", "nightly")}
+    sizes = {name: len(load_suite(name).cells) for name in ("smoke", "quick", "nightly")}  # every-technique: tests/test_suite_settings.py
     assert sizes["smoke"] < sizes["quick"] < sizes["nightly"]
     quick = {c.technique for c in load_suite("quick").cells}
     assert {"prompting", "few-shot", "bm25-rag", "embedding-rag", "lora", "ia3", "prompt-tuning", "full-ft"} <= quick

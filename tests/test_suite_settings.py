@@ -16,6 +16,6 @@ def test_a_misspelt_setting_fails_before_any_cell_runs(tmp_path):
         load_suite(suite)
 
 
-@pytest.mark.parametrize("name", ["smoke", "quick", "nightly"])
+@pytest.mark.parametrize("name", ["smoke", "quick", "nightly", "every-technique"])
 def test_bundled_suites_use_valid_settings(name):
     assert load_suite(name).cells
