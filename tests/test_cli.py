@@ -163,3 +163,14 @@ def test_techniques_json_lists_every_technique_with_requirements(run):
     assert expected <= set(rows)
     assert rows["qlora"]["requires"] == ["cuda"] and rows["lora"]["requires"] == []
     assert rows["merge-concat"]["kind"] == "merge" and "r1" in rows["merge-concat"]["defaults"]
+
+
+def test_a_tie_between_facts_and_form_starts_with_rag(run, tmp_path):
+    rows = [
+        {"prompt": "What is the capital of Zarnovia?", "output": "Paris", "reference": "Velmora", "passed": False},
+        {"prompt": "Summarise the text.", "output": "", "reference": "A summary", "passed": False},
+    ]
+    out = json.loads(run("diagnose", write_jsonl(tmp_path / "tie.jsonl", rows), "--json").stdout)
+    assert out["summary"]["verdicts"] == {"behaviour": 1, "factual": 1, "format": 0}
+    names = [r["technique"] for r in out["recommendations"]]
+    assert names.index("bm25-rag") < names.index("lora")

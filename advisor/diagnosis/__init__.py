@@ -158,7 +158,9 @@ class Profile:
             flat[f"count.{key}"] = n
         flat["share.format+behaviour"] = flat["share.format"] + flat["share.behaviour"]
         flat["count.format+behaviour"] = flat["count.format"] + flat["count.behaviour"]
-        top = max(PRECEDENCE, key=lambda c: (self.verdicts[c.value], -_RANK[c])) if failed else None
+        # On a tie the factual class wins: with both kinds of failure present, start with RAG (cheaper).
+        tie_order = (FailureClass.FACTUAL, FailureClass.BEHAVIOUR, FailureClass.FORMAT)
+        top = max(tie_order, key=lambda c: (self.verdicts[c.value], -tie_order.index(c))) if failed else None
         flat["dominant"] = top.value if top else "none"
         return flat
 
