@@ -131,7 +131,7 @@ def run(req: RunRequest, pm: Any = None) -> dict[str, Any]:
         raise did_you_mean(req.technique, list(available), "technique")
     technique = available[req.technique]
     settings = technique.settings(req.settings)
-    from advisor.evaluation import load_task, registered_tasks
+    from advisor.evaluation import registered_tasks
 
     if req.task not in registered_tasks(pm):
         raise did_you_mean(req.task, list(registered_tasks(pm)), "task")
@@ -140,16 +140,24 @@ def run(req: RunRequest, pm: Any = None) -> dict[str, Any]:
         "seed": req.seed, "status": "ok", "reason": None, "settings": settings, "metric": None, "metrics": {},
     }
     device = _device()
-    workdir = Path(tempfile.mkdtemp(prefix="advisor-run-"))
-    env = Environment(device=device, workdir=workdir, seed=req.seed, progress=req.progress)
-    reason = technique.skip_reason(env)
-    if reason:
-        result.update(status="skipped", reason=reason)
-        return result
+    with tempfile.TemporaryDirectory(prefix="advisor-run-") as tmp:
+        env = Environment(device=device, workdir=Path(tmp), seed=req.seed, progress=req.progress)
+        reason = technique.skip_reason(env)
+        if reason:
+            result.update(status="skipped", reason=reason)
+            return result
+        result["metrics"] = _measure(req, technique, settings, env, result, pm)
+    return result
 
+
+def _measure(req: RunRequest, technique: Any, settings: dict[str, Any], env: Environment,
+             result: dict[str, Any], pm: Any) -> dict[str, Any]:
+    """Load, evaluate the baseline, apply the technique, evaluate again and measure."""
+    from advisor.evaluation import evaluate, load_task
     from advisor.models import load_model, resolve_model
     from advisor.training import seed_everything
 
+    device, workdir = env.device, env.workdir
     model_dir = resolve_model(req.model)
     loaded = load_task(req.task, workdir, req.train_limit, pm)
     result["metric"] = loaded.primary
@@ -160,8 +168,6 @@ def run(req: RunRequest, pm: Any = None) -> dict[str, Any]:
         import torch
 
         torch.cuda.reset_peak_memory_stats()
-
-    from advisor.evaluation import evaluate
 
     metrics: dict[str, Any] = {}
     cache_file, key = _baseline_cache(), _baseline_key(str(model_dir), req.task, req.eval_limit)
@@ -213,8 +219,7 @@ def run(req: RunRequest, pm: Any = None) -> dict[str, Any]:
     metrics["peak_memory_bytes"] = _peak_memory(device)
     metrics["peak_memory_kind"] = "cuda_max_allocated" if device == "cuda" else "process_max_rss"
     metrics["device"] = device
-    result["metrics"] = metrics
-    return result
+    return metrics
 
 
 def _save(system: System, technique: Any, req: RunRequest, workdir: Path) -> int | None:
