@@ -11,11 +11,17 @@ import click
 from advisor import __version__
 from advisor.errors import AdvisorError, AdvisorGroup
 
+_PM = None
+
 
 def _plugin_manager():
-    from advisor.plugins import get_plugin_manager
+    """The process's plugin manager: built once, by main() or the first command that needs it."""
+    global _PM
+    if _PM is None:
+        from advisor.plugins import get_plugin_manager
 
-    return get_plugin_manager()
+        _PM = get_plugin_manager()
+    return _PM
 
 
 @click.group(cls=AdvisorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -205,8 +211,6 @@ def plugins(as_json):
 
     rows = describe(_plugin_manager())
     if as_json:
-        import json
-
         click.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console
@@ -234,11 +238,8 @@ _add_area_commands()
 
 def main() -> None:
     """Console-script entry point: built-in commands plus those added by plugins."""
-    from advisor.plugins import get_plugin_manager
-
     try:
-        pm = get_plugin_manager()
-        pm.hook.advisor_register_commands(cli=cli)
+        _plugin_manager().hook.advisor_register_commands(cli=cli)
     except AdvisorError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -6,8 +6,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +88,7 @@ def memory_needs(ctx: R.Context) -> dict[str, int]:
     return needs
 
 
-def run(request: Request, pm: Any, progress: Callable[[int], None] | None = None) -> Report:
+def run(request: Request, pm: Any) -> Report:
     readers = collect(pm.hook.advisor_register_log_readers, "log reader")
     detectors = list(collect(pm.hook.advisor_register_detectors, "detector").values())
     rule_sets: list[list[R.Rule]] = []
@@ -100,35 +99,34 @@ def run(request: Request, pm: Any, progress: Callable[[int], None] | None = None
     rule_sets += [R.load_rules(p) for p in request.rule_files]
     rules = R.merge_rules(rule_sets)
 
+    read_ctx = ReadContext(strict=request.strict)
+    reader, records, read_ctx = open_log(request.path, readers, request.format, read_ctx)
     corpus = None
     if request.corpus is not None:
         from advisor.diagnosis.corpus import CorpusIndex
 
         corpus = CorpusIndex.from_path(request.corpus)
-
-    read_ctx = ReadContext(strict=request.strict)
-    reader, records, read_ctx = open_log(request.path, readers, request.format, read_ctx)
     profile = Profile(examples_per_class=request.examples)
     kept: list[Diagnosis] = []
     options = Options(metric=request.metric, threshold=request.threshold)
-    n = 0
     for d in diagnose(records, detectors, options):
         if corpus is not None and d.verdict is FailureClass.FACTUAL and d.record.reference:
             _check_corpus(corpus, d, profile)
         profile.add(d)
         if request.keep_records:
             kept.append(d)
-        n += 1
-        if progress is not None and n % 5000 == 0:
-            progress(n)
     profile.skipped = len(read_ctx.skipped)
+    if request.metric and not options.metric_found and profile.total:
+        from advisor.errors import did_you_mean
+
+        raise did_you_mean(request.metric, sorted(options.metrics_seen) or ["(none: the log has no metrics)"],
+                           "--metric (no record has it)")
     if profile.total == 0:
         from advisor.errors import InputError
 
         raise InputError(f"{request.path} has no readable records ({profile.skipped} lines skipped)")
 
-    ctx = request.context
-    ctx.memory = memory_needs(ctx)
+    ctx = replace(request.context, memory=memory_needs(request.context))
     flat = R.enrich(profile.flat(), ctx, dict(profile.subtypes))
     recs, advice = R.recommend(flat, rules, ctx)
     return Report(reader.name, profile, kept, recs, advice, read_ctx.skipped)

@@ -42,10 +42,7 @@ class LoadedTask:
     task: Any  # lm_eval.api.task.Task
     data: TaskData
     primary: str  # "metric,filter" as lm-eval reports it
-
-    def docs(self, limit: int | None = None) -> list[dict]:
-        docs = list(self.task.test_docs() if self.task.has_test_docs() else self.task.validation_docs())
-        return docs[:limit] if limit else docs
+    manager: Any = None  # the lm-eval TaskManager that loaded it (indexing tasks takes seconds)
 
 
 def load_task(name: str, workdir: Path | None = None, train_limit: int | None = None, pm: Any = None) -> LoadedTask:
@@ -72,7 +69,7 @@ def load_task(name: str, workdir: Path | None = None, train_limit: int | None = 
         from advisor.diagnosis.corpus import load_corpus
 
         corpus = load_corpus(Path(spec.corpus))
-    return LoadedTask(name, include, task, TaskData(name, rows, corpus), primary_metric(task))
+    return LoadedTask(name, include, task, TaskData(name, rows, corpus), primary_metric(task), manager)
 
 
 def _target_text(task: Any, doc: dict) -> str:
@@ -125,7 +122,8 @@ def evaluate(system: System, loaded: LoadedTask, limit: int | None = None, batch
     lm = make_lm(system, batch_size)
     started = time.perf_counter()
     out = simple_evaluate(
-        model=lm, tasks=[loaded.name], task_manager=TaskManager(include_path=str(loaded.include_path)),
+        model=lm, tasks=[loaded.name],
+        task_manager=loaded.manager or TaskManager(include_path=str(loaded.include_path)),
         limit=limit, apply_chat_template=chat, log_samples=log_samples, bootstrap_iters=0,
         random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0,
         verbosity="ERROR",

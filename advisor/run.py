@@ -88,6 +88,15 @@ def _baseline_cache() -> Path:
     return cache_dir() / "baselines.json"
 
 
+def _read_cache(path: Path) -> dict:
+    """The baseline cache; a missing or damaged file is an empty cache (it is only a cache)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _baseline_key(model_dir: str, task: str, limit: int | None) -> str:
     import lm_eval
 
@@ -133,8 +142,9 @@ def run(req: RunRequest, pm: Any = None) -> dict[str, Any]:
     settings = technique.settings(req.settings)
     from advisor.evaluation import registered_tasks
 
-    if req.task not in registered_tasks(pm):
-        raise did_you_mean(req.task, list(registered_tasks(pm)), "task")
+    tasks = registered_tasks(pm)
+    if req.task not in tasks:
+        raise did_you_mean(req.task, list(tasks), "task")
     result: dict[str, Any] = {
         "technique": technique.name, "kind": technique.kind, "task": req.task, "model": req.model,
         "seed": req.seed, "status": "ok", "reason": None, "settings": settings, "metric": None, "metrics": {},
@@ -171,7 +181,7 @@ def _measure(req: RunRequest, technique: Any, settings: dict[str, Any], env: Env
 
     metrics: dict[str, Any] = {}
     cache_file, key = _baseline_cache(), _baseline_key(str(model_dir), req.task, req.eval_limit)
-    cache = json.loads(cache_file.read_text()) if req.use_cache and cache_file.exists() else {}
+    cache = _read_cache(cache_file) if req.use_cache else {}
     if key in cache:
         before = cache[key]
         metrics["baseline_cached"] = True
@@ -179,13 +189,20 @@ def _measure(req: RunRequest, technique: Any, settings: dict[str, Any], env: Env
         before = evaluate(System(model, tokenizer), loaded, req.eval_limit, req.batch_size)
         before.pop("samples", None)
         if req.use_cache:
+            cache = _read_cache(cache_file)  # re-read: another cell may have added to it meanwhile
             cache[key] = before
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(cache))
-            os.replace(tmp, cache_file)
+            with tempfile.NamedTemporaryFile("w", dir=cache_file.parent, suffix=".tmp", delete=False) as fh:
+                json.dump(cache, fh)
+            os.replace(fh.name, cache_file)
     metrics["quality_before"] = before["primary"]
 
+    if getattr(technique, "loads_own_base", False) and device == "cuda":
+        import torch
+
+        model.to("cpu")  # the technique loads its own (quantised) base: free the GPU and measure that alone
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     system = technique.apply(model, tokenizer, loaded.data, settings, env)
     apply_seconds = time.perf_counter() - started

@@ -15,22 +15,8 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
-
-#: settings every trainable technique accepts (``advisor run --set key=value``)
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 2e-4,
-    "epochs": 1,
-    "max_steps": 0,  # 0: epochs decide
-    "batch_size": 8,
-    "grad_accum": 1,
-    "prompt_loss_weight": 0.0,
-    "gradient_checkpointing": False,
-    "max_length": 384,
-    "val_fraction": 0.1,
-    "warmup_steps": 5,
-}
 
 
 @dataclass
@@ -51,6 +37,10 @@ class TrainConfig:
     def from_settings(cls, settings: dict[str, Any], seed: int = 0) -> TrainConfig:
         keys = cls.__dataclass_fields__
         return cls(**{k: v for k, v in settings.items() if k in keys}, seed=seed)
+
+
+#: settings every trainable technique accepts (``advisor run --set key=value``), with their defaults
+TRAIN_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f.name != "seed"}
 
 
 @dataclass
@@ -244,13 +234,6 @@ class TrainableTechnique:
     """Mixin for techniques that train: ``prepare`` makes some parameters trainable, the shared loop
     trains them. Subclasses (with ``advisor.technique.Technique``) implement ``prepare`` only.
     """
-
-    #: per-technique defaults on top of TRAIN_DEFAULTS (e.g. a higher learning rate for IA3)
-    train_defaults: dict[str, Any] = {}
-
-    @classmethod
-    def all_defaults(cls, own: dict[str, Any]) -> dict[str, Any]:
-        return {**TRAIN_DEFAULTS, **cls.train_defaults, **own}
 
     def prepare(self, model: Any, settings: dict[str, Any], env: Any) -> Any:
         raise NotImplementedError

@@ -168,3 +168,11 @@ def test_format_override_with_did_you_mean(pm, tmp_path):
     with pytest.raises(UsageError, match="did you mean 'jsonl'"):
         read_all(pm, log, fmt="jsnl")
     assert read_all(pm, log, fmt="jsonl")[0] == "jsonl"
+
+
+def test_corpus_indexes_the_end_of_long_paragraphs():
+    from advisor.diagnosis.corpus import _passages
+
+    words = [f"w{i}" for i in range(200)]
+    windows = _passages(" ".join(words), max_words=120)
+    assert windows[0].split()[0] == "w0" and windows[-1].split()[-1] == "w199"

@@ -22,7 +22,8 @@ def profile(factual=0, behaviour=0, fmt=0, passed=50, tasks=None, **extra):
         flat[f"rate.{k}"] = n / (failed + passed)
     flat["share.format+behaviour"] = flat["share.format"] + flat["share.behaviour"]
     flat["count.format+behaviour"] = fmt + behaviour
-    flat["dominant"] = max(counts, key=lambda k: (counts[k], k == "behaviour"))
+    # ties as Profile.flat breaks them: factual, then behaviour, then format
+    flat["dominant"] = max(counts, key=lambda k: (counts[k], -("factual", "behaviour", "format").index(k)))
     flat.update(tasks or {})
     flat.update(extra)
     return flat
@@ -161,3 +162,9 @@ def test_small_models_get_few_shot_after_peft_as_measured():
 def test_the_largest_class_decides_the_family_even_when_the_others_add_up_to_more(factual, behaviour, fmt):
     order, _, _ = ranked(profile(factual=factual, behaviour=behaviour, fmt=fmt))
     assert order.index("bm25-rag") < first_of(order, FT)
+
+
+def test_applies_to_may_be_a_single_name(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text('[[rules]]\nid = "a"\napplies_to = "lora"\nrationale = "x"\n')
+    assert R.load_rules(path)[0].applies_to == ["lora"]

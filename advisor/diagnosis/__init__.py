@@ -26,6 +26,9 @@ class Options:
 
     metric: str | None = None
     threshold: float = 0.5
+    #: whether any record had ``metric``, and metric names seen (for a clear error on a typo)
+    metric_found: bool = False
+    metrics_seen: set[str] = field(default_factory=set)
 
     def metrics_pass(self, record: EvalRecord, metrics: dict[str, float]) -> bool | None:
         if not metrics:
@@ -45,8 +48,12 @@ def judge(record: EvalRecord, options: Options) -> bool | None:
 
     None when nothing can tell (no metric, no pass field, no reference).
     """
-    if options.metric and options.metric in record.metrics:
-        return options.metrics_pass(record, record.metrics)
+    if options.metric:
+        if options.metric in record.metrics:
+            options.metric_found = True
+            return options.metrics_pass(record, record.metrics)
+        if len(options.metrics_seen) < 50:
+            options.metrics_seen.update(record.metrics)
     if record.passed is not None:
         return record.passed
     verdict = options.metrics_pass(record, record.metrics)

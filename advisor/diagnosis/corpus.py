@@ -31,7 +31,10 @@ def _passages(text: str, max_words: int = 120) -> list[str]:
         if not words:
             continue
         step = max_words * 3 // 4
-        for start in range(0, max(len(words) - max_words, 0) + 1, step):
+        starts = list(range(0, max(len(words) - max_words, 0) + 1, step))
+        if starts[-1] + max_words < len(words):  # the last window reaches the paragraph's end
+            starts.append(len(words) - max_words)
+        for start in starts:
             out.append(" ".join(words[start : start + max_words]))
     return out
 

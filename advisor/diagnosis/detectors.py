@@ -484,8 +484,6 @@ class PromptfooAssertions:
                 yield Finding(B, "refusal", why)
             elif kind in ("is-refusal", "moderation"):
                 yield Finding(B, "unsafe", why)
-            elif kind in ("levenshtein", "javascript", "python", "latency", "cost"):
-                continue
 
 
 BUILTIN_DETECTORS = (

@@ -99,7 +99,6 @@ def iter_json_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, dict]]:
 
     loads = orjson.loads
     source = str(path)
-    seen_object = False
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             if not raw.strip():
@@ -107,7 +106,7 @@ def iter_json_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, dict]]:
             try:
                 obj = loads(raw)
             except orjson.JSONDecodeError:
-                if not seen_object and lineno == 1 and raw.lstrip()[:1] in (b"[", b"{"):
+                if lineno == 1 and raw.lstrip()[:1] in (b"[", b"{"):
                     raise InputError(
                         f"{path} holds one JSON document, not JSON Lines (one object per line); "
                         "convert it with: jq -c '.[]'"
@@ -122,5 +121,4 @@ def iter_json_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, dict]]:
                     )
                 ctx.skip(source, lineno, "not a JSON object")
                 continue
-            seen_object = True
             yield lineno, obj

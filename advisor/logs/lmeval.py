@@ -92,7 +92,7 @@ def _target_text(sample: dict, choices: list[str] | None) -> str | None:
     text = str(target)
     if "####" in text:  # GSM8K-style targets: a worked solution, then "#### answer"
         text = text.rsplit("####", 1)[1].strip()
-    if choices and text.strip().lstrip("-").isdigit():
+    if choices and text.strip().lstrip("-").isascii() and text.strip().lstrip("-").isdigit():
         idx = int(text)
         if 0 <= idx < len(choices):
             return choices[idx]
@@ -142,7 +142,7 @@ def sample_to_record(sample: dict, source: str, line: int, task: str, config: di
         output=output,
         reference=_target_text(sample, choices),
         task=task,
-        doc_id=sample.get("doc_id"),
+        doc_id=sample["doc_id"] if isinstance(sample.get("doc_id"), int) else None,
         filter=sample.get("filter"),
         metrics=_metrics(sample),
         metric_higher_is_better=config.get("higher_is_better", {}),
@@ -170,9 +170,14 @@ def load_results(folder: Path) -> dict[str, dict]:
             data = orjson.loads(path.read_bytes())
         except (orjson.JSONDecodeError, OSError):
             continue
+        if not isinstance(data, dict):
+            continue
         hib = data.get("higher_is_better") or {}
+        if not isinstance(hib, dict):
+            hib = {}
         nshot = data.get("n-shot") or {}
-        for task, cfg in (data.get("configs") or {}).items():
+        configs_of = data.get("configs")
+        for task, cfg in (configs_of if isinstance(configs_of, dict) else {}).items():
             entry = configs.setdefault(task, {})
             if isinstance(cfg, dict):
                 entry["output_type"] = cfg.get("output_type")
@@ -183,9 +188,15 @@ def load_results(folder: Path) -> dict[str, dict]:
                         entry.setdefault("higher_is_better", {})[m["metric"]] = bool(m["higher_is_better"])
             if task in nshot:
                 entry.setdefault("num_fewshot", nshot[task])
-            for metric, better in (hib.get(task) or {}).items():
+            per_task = hib.get(task)
+            for metric, better in (per_task if isinstance(per_task, dict) else {}).items():
                 entry.setdefault("higher_is_better", {}).setdefault(metric, bool(better))
     return configs
+
+
+def _doc_key(sample: dict) -> str:
+    """A hashable key for a sample's document (doc_id may be any JSON value)."""
+    return orjson.dumps(sample.get("doc_id")).decode()
 
 
 def is_lmeval_sample(obj: dict | None) -> bool:
@@ -232,7 +243,7 @@ class LmEvalReader:
         by_doc: dict[Any, dict[str, dict[str, float]]] = {}
         quiet = ReadContext()  # bad lines are reported once, in pass 2
         for _, sample in iter_json_lines(file, quiet):
-            by_doc.setdefault(sample.get("doc_id"), {})[str(sample.get("filter"))] = _metrics(sample)
+            by_doc.setdefault(_doc_key(sample), {})[str(sample.get("filter"))] = _metrics(sample)
         multi_filter = any(len(f) > 1 for f in by_doc.values())
         for lineno, sample in iter_json_lines(file, ctx):
             if "doc_id" not in sample:
@@ -240,7 +251,7 @@ class LmEvalReader:
                 continue
             rec = sample_to_record(sample, source, lineno, str(sample.get("task_name") or task), config)
             if multi_filter:
-                siblings = by_doc.get(sample.get("doc_id"), {})
+                siblings = by_doc.get(_doc_key(sample), {})
                 rec.extra["sibling_filters"] = {k: v for k, v in siblings.items() if k != rec.filter}
             yield rec
 

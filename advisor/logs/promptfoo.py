@@ -55,7 +55,14 @@ def _assertions(result: dict) -> list[tuple[str, bool, str, Any]]:
 def result_to_record(result: dict, source: str, index: int) -> EvalRecord:
     prompt = result.get("prompt") or {}
     response = result.get("response") or {}
-    vars_ = result.get("vars") or (result.get("testCase") or {}).get("vars") or {}
+    test_case = result.get("testCase") if isinstance(result.get("testCase"), dict) else {}
+    vars_ = result.get("vars") or test_case.get("vars") or {}
+    if not isinstance(vars_, dict):
+        vars_ = {}
+    if not isinstance(prompt, dict):
+        prompt = {"raw": prompt}
+    if not isinstance(response, dict):
+        response = {"output": response}
     assertions = _assertions(result)
     reference = next((_text(vars_[k]) for k in REFERENCE_KEYS if k in vars_), None)
     if reference is None:

@@ -27,7 +27,6 @@ TECHNIQUES = {
     "lora": "peft", "qlora": "peft", "ia3": "peft", "prefix-tuning": "peft", "prompt-tuning": "peft",
     "p-tuning": "peft", "bitfit": "peft", "partial-ft": "full", "full-ft": "full",
 }
-TRAINING_KINDS = {"peft", "full"}
 
 _COND_RE = re.compile(r"^\s*(not\s+)?([\w.+\-/]+)\s*(?:(>=|<=|==|!=|>|<)\s*(.+?))?\s*$")
 _TERM_RE = re.compile(r"^\s*(?:(-?[\d.]+(?:e-?\d+)?)\s*\*\s*)?([A-Za-z_][\w.+\-/]*)?\s*$")
@@ -64,7 +63,7 @@ class Rule:
         rule = cls(
             id=str(data["id"]), when=[str(c) for c in when], technique=data.get("technique"),
             kind=data.get("kind"), score=str(data.get("score", "0")), rationale=str(data.get("rationale", "")),
-            applies_to=list(data.get("applies_to", [])), requires_fit=bool(data.get("requires_fit", False)),
+            applies_to=[data["applies_to"]] if isinstance(data.get("applies_to"), str) else list(data.get("applies_to", [])), requires_fit=bool(data.get("requires_fit", False)),
             skip_if_tried=bool(data.get("skip_if_tried", True)), origin=origin,
         )
         _parse_score(rule.score, f"{origin}: rule {rule.id!r}")

@@ -36,15 +36,12 @@ class BitFit(TrainableTechnique, Technique):
         import torch
 
         freeze(model)
-        added = 0
         for name, module in model.named_modules():
             if isinstance(module, torch.nn.Linear) and "lm_head" not in name:
                 if module.bias is None:
                     module.bias = torch.nn.Parameter(torch.zeros(module.out_features, device=module.weight.device,
                                                                  dtype=module.weight.dtype))
-                    added += 1
                 module.bias.requires_grad_(True)
-        model.advisor_added_biases = added
         return model
 
 

@@ -42,6 +42,8 @@ class Lora(TrainableTechnique, Technique):
 class QLora(Lora):
     name = "qlora"
     requires = ("cuda",)
+    #: prepare() loads its own 4-bit base: the caller moves the full-precision model off the GPU first
+    loads_own_base = True
     description = "LoRA on a 4-bit NF4 base model (bitsandbytes, double quantisation, bf16 compute)."
 
     def prepare(self, model, settings, env):
