@@ -150,6 +150,15 @@ class ModelShape:
             return self.intermediate
         return 4 * self.hidden if self.mlp == "plain" else int(8 * self.hidden / 3 / 256 + 1) * 256
 
+    def llama_config(self, **overrides: Any) -> Any:
+        """A ``transformers.LlamaConfig`` of this shape (for building random-init models to measure)."""
+        from transformers import LlamaConfig
+
+        fields_ = dict(hidden_size=self.hidden, num_hidden_layers=self.layers, num_attention_heads=self.heads,
+                       num_key_value_heads=self.kv, intermediate_size=self.ffn, vocab_size=self.vocab,
+                       tie_word_embeddings=self.tie_embeddings, max_position_embeddings=4096)
+        return LlamaConfig(**{**fields_, **overrides})
+
     def matrices(self) -> dict[str, tuple[int, int]]:
         """(d_in, d_out) of each linear of one layer, by target name."""
         h, q, kv, f = self.hidden, self.heads * self.d_head, self.kv * self.d_head, self.ffn

@@ -71,14 +71,12 @@ def question_of(prompt: str, limit: int = 400) -> str:
 
 class CorpusIndex:
     def __init__(self, passages: list[tuple[str, str]], k: int = 5) -> None:
-        # BM25+ rather than Okapi: Okapi's idf is 0 for a term in half the passages, which on
-        # small corpora scores every passage 0 for a question like "capital of Zarnovia?".
-        from rank_bm25 import BM25Plus
+        from advisor.retrieval import Bm25Index
 
         self.names = [n for n, _ in passages]
         self.texts = [p for _, p in passages]
         self.norm = [T.normalize(p) for p in self.texts]
-        self.bm25 = BM25Plus([tokenize(p) or ["∅"] for p in self.texts])
+        self.index = Bm25Index(self.texts, tokenize=tokenize, empty="∅")
         self.k = k
 
     @classmethod
@@ -90,8 +88,8 @@ class CorpusIndex:
         ref = T.normalize(reference)
         if not ref:
             return None
-        scores = self.bm25.get_scores(tokenize(question))
-        top = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[: self.k]
+        scores = self.index.scores(question)
+        top = self.index.ranking(question, self.k)
         for rank, i in enumerate(top, 1):
             if scores[i] > 0 and T.contains_phrase(self.norm[i], ref):
                 return rank, self.names[i]

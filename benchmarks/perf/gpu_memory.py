@@ -67,18 +67,9 @@ TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 def build(shape: ModelShape, method: str, device: str, gc_on: bool):
     import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig
+    from transformers import AutoModelForCausalLM
 
-    cfg = LlamaConfig(
-        hidden_size=shape.hidden,
-        num_hidden_layers=shape.layers,
-        num_attention_heads=shape.heads,
-        num_key_value_heads=shape.kv,
-        intermediate_size=shape.ffn,
-        vocab_size=shape.vocab,
-        tie_word_embeddings=shape.tie_embeddings,
-        max_position_embeddings=4096,
-    )
+    cfg = shape.llama_config()
     dtype = torch.bfloat16
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)

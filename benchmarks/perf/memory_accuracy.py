@@ -122,23 +122,14 @@ def child(row: list, smol_path: str) -> dict:
     import torch
     import transformers  # noqa: F401
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, LlamaConfig
+    from transformers import AutoModelForCausalLM
 
     name, method, precision, batch, seq = row
     torch.manual_seed(0)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     shape = model_shape(name, Path(smol_path))
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
-    cfg = LlamaConfig(
-        hidden_size=shape.hidden,
-        num_hidden_layers=shape.layers,
-        num_attention_heads=shape.heads,
-        num_key_value_heads=shape.kv,
-        intermediate_size=shape.ffn,
-        vocab_size=shape.vocab,
-        tie_word_embeddings=shape.tie_embeddings,
-        max_position_embeddings=4096,
-    )
+    cfg = shape.llama_config()
     x = torch.randint(0, shape.vocab, (batch, seq))
     base = _status_kb("VmRSS")
     model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import random
-import re
 
 from advisor import hookimpl
 from advisor.technique import System, Technique
-
-_TOKEN = re.compile(r"\w+")
 
 
 class Prompting(Technique):
@@ -47,14 +44,12 @@ class FewShot(Technique):
             def rewrite(prompt: str) -> str:
                 return format_examples(chosen, prompt)
         else:
-            from rank_bm25 import BM25Plus
+            from advisor.retrieval import Bm25Index
 
-            bm25 = BM25Plus([_TOKEN.findall(r["prompt"].lower()) or ["-"] for r in pool])
+            index = Bm25Index([r["prompt"] for r in pool])
 
             def rewrite(prompt: str) -> str:
-                scores = bm25.get_scores(_TOKEN.findall(prompt.lower()))
-                top = sorted(range(len(pool)), key=scores.__getitem__, reverse=True)
-                picked = [pool[i] for i in top if pool[i]["prompt"] != prompt][:k]
+                picked = [pool[i] for i in index.ranking(prompt) if pool[i]["prompt"] != prompt][:k]
                 return format_examples(picked, prompt)
 
         return System(model, tokenizer, rewrite=rewrite, info={"trainable_params": 0, "k": k, "select": select})

@@ -4,17 +4,10 @@ without one retrieves from its training pairs instead."""
 
 from __future__ import annotations
 
-import re
-
 from advisor import hookimpl
 from advisor.technique import System, Technique
 
-_TOKEN = re.compile(r"\w+")
 RRF_K = 60
-
-
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower()) or ["-"]
 
 
 def passages_of(task) -> list[str]:
@@ -35,16 +28,14 @@ class Bm25Rag(Technique):
     defaults = {"k": 3}
 
     def apply(self, model, tokenizer, task, settings, env):
-        from rank_bm25 import BM25Plus
+        from advisor.retrieval import Bm25Index
 
         docs = passages_of(task)
-        bm25 = BM25Plus([tokens(d) for d in docs])
+        index = Bm25Index(docs)
         k = int(settings["k"])
 
         def rewrite(prompt: str) -> str:
-            scores = bm25.get_scores(tokens(prompt))
-            top = sorted(range(len(docs)), key=scores.__getitem__, reverse=True)[:k]
-            return with_context([docs[i] for i in top], prompt)
+            return with_context([docs[i] for i in index.ranking(prompt, k)], prompt)
 
         return System(model, tokenizer, rewrite=rewrite, info={"trainable_params": 0, "passages": len(docs)})
 
@@ -67,20 +58,19 @@ class EmbeddingRag(Technique):
         encoder = SentenceTransformer(path, device="cpu")
         doc_vecs = encoder.encode(docs, normalize_embeddings=True, batch_size=64, show_progress_bar=False)
         k, hybrid = int(settings["k"]), bool(settings["hybrid"])
-        bm25 = None
+        sparse_index = None
         if hybrid:
-            from rank_bm25 import BM25Plus
+            from advisor.retrieval import Bm25Index
 
-            bm25 = BM25Plus([tokens(d) for d in docs])
+            sparse_index = Bm25Index(docs)
 
         def rewrite(prompt: str) -> str:
             q = encoder.encode([prompt], normalize_embeddings=True, show_progress_bar=False)[0]
             dense = list(np.argsort(-(doc_vecs @ q)))
-            if bm25 is None:
+            if sparse_index is None:
                 top = dense[:k]
             else:
-                scores = bm25.get_scores(tokens(prompt))
-                sparse = sorted(range(len(docs)), key=scores.__getitem__, reverse=True)
+                sparse = sparse_index.ranking(prompt)
                 fused: dict[int, float] = {}
                 for ranking in (dense, sparse):
                     for rank, i in enumerate(ranking[:50]):
