@@ -14,8 +14,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from advisor.diagnose import Request, run
-from advisor.plugins import get_plugin_manager
+from advisor.diagnosis.pipeline import Request, run
+from advisor.plugins import Registry, get_plugin_manager
 
 CLASSES = ("factual", "behaviour", "format")
 
@@ -38,7 +38,7 @@ def labels_for(log: Path, labels: Path | None) -> dict[tuple, str]:
 
 def evaluate(log: Path, labels: Path | None = None) -> dict:
     gold = labels_for(log, labels)
-    report = run(Request(path=log, keep_records=True), get_plugin_manager(load_entry_points=False))
+    report = run(Request(path=log, keep_records=True), Registry(get_plugin_manager(load_entry_points=False)))
     pairs = []
     for d in report.records:
         r = d.record

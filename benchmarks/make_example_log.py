@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Regenerate ``examples/lm-eval-smollm2/``: a real lm-eval log of SmolLM2-135M-Instruct.
+"""Regenerate ``advisor/data/lm-eval-smollm2/``: a real lm-eval log of SmolLM2-135M-Instruct.
 
-    python benchmarks/make_example_log.py [--out examples/lm-eval-smollm2] [--limit N]
+    python benchmarks/make_example_log.py [--out advisor/data/lm-eval-smollm2] [--limit N]
 
 Runs the lm-eval CLI (``--log_samples --apply_chat_template``, CPU, greedy) on the test splits of the
-three bundled tasks with the embedded SmolLM2-135M-Instruct (``advisor.models.resolve_model``), and
+three bundled tasks with the embedded SmolLM2-135M-Instruct (``advisor.train.models.resolve_model``), and
 leaves the output exactly as lm-eval writes it: ``<model>/results_<time>.json`` and
 ``<model>/samples_<task>_<time>.jsonl``. The previous log in ``--out`` is replaced. Offline: no hub.
 About two minutes on two CPU cores.
@@ -24,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TASKS_DIR = ROOT / "plugins" / "tasks"
 TASKS = ("fictional_qa", "json_extract", "instruction_following")
 MODEL = "smollm2-135m-instruct"
 
@@ -45,7 +46,7 @@ def summarize(out: Path) -> dict[tuple[str, str], list[int]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "examples" / "lm-eval-smollm2")
+    parser.add_argument("--out", type=Path, default=ROOT / "advisor" / "data" / "lm-eval-smollm2")
     parser.add_argument("--limit", type=int, default=None, help="docs per task (default: all 60)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -55,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-    from advisor.models import resolve_model
-    from advisor.tasks import materialize_tasks
+    from advisor.train.models import resolve_model
+    from advisor.train.tasks import materialize_tasks
 
     model_dir = resolve_model(MODEL)
     out = args.out.resolve()
     with tempfile.TemporaryDirectory(prefix="ft-advisor-lmeval-") as tmp:
-        include = materialize_tasks(Path(tmp) / "tasks", args.tasks.split(","))
+        include = materialize_tasks(Path(tmp) / "tasks", [TASKS_DIR / t for t in args.tasks.split(",")])
         staging = Path(tmp) / "out"
         cmd = [
             sys.executable,

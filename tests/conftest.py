@@ -7,13 +7,19 @@ import pytest
 from click.testing import CliRunner
 
 from advisor.cli import cli
-from advisor.plugins import get_plugin_manager
+from advisor.plugins import Registry, get_plugin_manager, set_registry
 
 
 @pytest.fixture
 def pm():
     """A fresh plugin manager: built-ins only, no third-party entry points."""
     return get_plugin_manager(load_entry_points=False)
+
+
+@pytest.fixture
+def registry(pm):
+    """A registry over ``pm``: what diagnose, run and bench are given."""
+    return Registry(pm)
 
 
 @pytest.fixture
@@ -32,11 +38,13 @@ def register_inline(pm):
 
 
 @pytest.fixture(autouse=True)
-def _no_third_party_plugins(monkeypatch):
-    """CLI tests see only the built-ins, whatever is installed in the environment."""
-    import advisor.cli as cli_module
-
-    monkeypatch.setattr(cli_module, "_plugin_manager", lambda: get_plugin_manager(load_entry_points=False))
+def _no_third_party_plugins():
+    """Every test sees only the built-ins, whatever is installed in the environment."""
+    registry = Registry(get_plugin_manager(load_entry_points=False))
+    set_registry(registry)
+    registry.add_commands(cli)
+    yield
+    set_registry(None)
 
 
 @pytest.fixture

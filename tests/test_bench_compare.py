@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from advisor.bench.cli import bench
 from advisor.bench.compare import Thresholds, compare_metric, compare_runs, pick_runs
-from advisor.bench.store import CellOutcome, CellStatus, Store, now
+from advisor.bench.store.engine import CellOutcome, CellStatus, Store, now
 from advisor.bench.suite import Cell
+from advisor.cli.bench import bench
 
 MODEL = "smollm2-135m-instruct"
 

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 import advisor.bench.runner as runner
-from advisor.bench.cli import bench
-from advisor.bench.store import Store, now
+from advisor.bench.store.engine import Store, now
 from advisor.bench.suite import Cell, load_suite, parse_shard, parse_suite, shard
+from advisor.cli.bench import bench
 from advisor.errors import InputError, UsageError
 
 FAKE_CELL = Path(__file__).with_name("bench_fake_cell.py")
@@ -78,7 +78,7 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVISOR_DB", f"sqlite:///{tmp_path / 'bench.db'}")
     monkeypatch.setattr(runner, "cell_command", fake_command)
     # The fake cell takes settings no real technique has (mode=crash...): skip the settings check.
-    monkeypatch.setattr("advisor.bench.suite._technique_objects", lambda: {})
+    monkeypatch.setattr("advisor.train.technique.Technique.settings", lambda self, overrides: dict(overrides))
     for var in ("FAKE_CELL_DEGRADE", "FAKE_CELL_SLOWER", "FAKE_CELL_SLEEP", "FAKE_CELL_LOG"):
         monkeypatch.delenv(var, raising=False)
 
@@ -224,7 +224,7 @@ def test_resume_after_kill_9_finishes_without_duplicates(tmp_path):
     log = tmp_path / "calls.log"
     script = (f"import sys; import advisor.bench.runner as r; sys.path.insert(0, {str(FAKE_CELL.parent)!r}); "
               f"from test_bench_runner import fake_command; r.cell_command = fake_command; "
-              f"from advisor.bench.cli import bench; bench(['run', {str(suite)!r}, '--quiet'])")
+              f"from advisor.cli.bench import bench; bench(['run', {str(suite)!r}, '--quiet'])")
     env = {**os.environ, "FAKE_CELL_SLEEP": "0.3", "FAKE_CELL_LOG": str(log)}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30

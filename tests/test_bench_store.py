@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from advisor.bench.store import (
+from advisor.bench.store.engine import (
     CellOutcome,
     CellStatus,
     MetricModel,
@@ -76,7 +76,7 @@ def test_migrations_create_exactly_the_models_schema(store):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from advisor.bench.store import Base
+    from advisor.bench.store.engine import Base
 
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from advisor.diagnosis import Options, diagnose
-from advisor.plugins import collect
-from advisor.records import EvalRecord, FailureClass
+from advisor.diagnosis.judge import Options, diagnose
+from advisor.diagnosis.records import EvalRecord, FailureClass
+from advisor.plugins import Registry
 
 
 @pytest.fixture
 def detectors(pm):
-    return list(collect(pm.hook.advisor_register_detectors, "detector").values())
+    return list(Registry(pm).detectors.values())
 
 
 def verdict(detectors, **fields):
@@ -126,7 +126,7 @@ def test_inline_detector_plugin_changes_the_verdict(pm, register_inline):
             register(Toxic())
 
     register_inline(Plugin())
-    dets = list(collect(pm.hook.advisor_register_detectors, "detector").values())
+    dets = list(Registry(pm).detectors.values())
     (d,) = diagnose([EvalRecord(source="t", line=1, prompt="Capital?", output="Paris, idiot", reference="Velmora",
                                 passed=False)], dets, Options())
     assert (d.verdict.value, d.subtype) == ("behaviour", "toxic")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from advisor.cli.memory import memory
 from advisor.errors import UsageError
 from advisor.memory import (
     GB,
@@ -19,7 +20,6 @@ from advisor.memory import (
     parse_size,
     shape_from_config,
 )
-from advisor.memory_cli import memory
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "memory.md"
 

@@ -22,22 +22,22 @@ HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("advisor_"))
 def test_builtins_registered_and_described(pm):
     rows = {r["name"]: r for r in describe(pm)}
     assert set(DEFAULT_PLUGINS) <= set(rows)
-    assert rows["advisor.logs.lmeval"]["hooks"] == ["advisor_register_log_readers"]
-    assert rows["advisor.diagnosis.detectors"]["builtin"] is True
+    assert rows["advisor_plugins.readers.lmeval"]["hooks"] == ["advisor_register_log_readers"]
+    assert rows["advisor_plugins.detectors.detectors"]["builtin"] is True
 
 
 def test_plugins_command_json(run):
     result = run("plugins", "--json")
     assert result.exit_code == 0
     names = {r["name"] for r in json.loads(result.stdout)}
-    assert "advisor.rules.builtin" in names
+    assert "advisor_plugins.rules" in names
 
 
 def test_disable_plugins_env(monkeypatch):
-    monkeypatch.setenv("ADVISOR_DISABLE_PLUGINS", "advisor.logs.promptfoo, advisor_plugins.tasks")
+    monkeypatch.setenv("ADVISOR_DISABLE_PLUGINS", "advisor_plugins.readers.promptfoo, advisor_plugins.tasks")
     pm = get_plugin_manager(load_entry_points=False)
     names = {r["name"] for r in describe(pm)}
-    assert "advisor.logs.promptfoo" not in names and "advisor_plugins.tasks" not in names
+    assert "advisor_plugins.readers.promptfoo" not in names and "advisor_plugins.tasks" not in names
     assert "promptfoo" not in collect(pm.hook.advisor_register_log_readers, "log reader")
 
 

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from advisor.diagnosis.readers import ReadContext, open_log
 from advisor.errors import InputError
-from advisor.logs import ReadContext, open_log
-from advisor.plugins import collect
+from advisor.plugins import Registry
 from tests.conftest import write_jsonl
 
 
 def read_all(pm, path, fmt=None, strict=False):
-    readers = collect(pm.hook.advisor_register_log_readers, "log reader")
+    readers = Registry(pm).readers
     reader, records, ctx = open_log(Path(path), readers, fmt, ReadContext(strict=strict))
     return reader.name, list(records), ctx
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from advisor import rules as R
 from advisor.errors import PluginError, UsageError
+from advisor.rules import engine as R
+from advisor_plugins.rules import DEFAULT_RULES
 
 FT = {"lora", "qlora", "ia3", "prompt-tuning", "prefix-tuning", "bitfit", "partial-ft", "full-ft"}
 RAG = {"bm25-rag", "embedding-rag"}
@@ -31,7 +32,7 @@ def profile(factual=0, behaviour=0, fmt=0, passed=50, tasks=None, **extra):
 
 def ranked(flat, ctx=None, rules=None):
     ctx = ctx or R.Context()
-    rules = rules or R.load_rules(R.DEFAULT_RULES)
+    rules = rules or R.load_rules(DEFAULT_RULES)
     recs, advice = R.recommend(R.enrich(flat, ctx, {}), rules, ctx)
     return [r.technique for r in recs], recs, advice
 
@@ -108,7 +109,7 @@ def test_user_rules_override_and_extend(tmp_path):
         '[[rules]]\nid = "team.distill"\ntechnique = "distillation"\nwhen = ["failed >= 10"]\nscore = "999"\n'
         'rationale = "{failed} failures: distil"\n'
     )
-    rules = R.merge_rules([R.load_rules(R.DEFAULT_RULES), R.load_rules(extra)])
+    rules = R.merge_rules([R.load_rules(DEFAULT_RULES), R.load_rules(extra)])
     order, recs, _ = ranked(profile(factual=40), rules=rules)
     assert order[0] == "distillation" and recs[0].rationale == "40 failures: distil"
     assert recs[order.index("bm25-rag")].rationale == "demoted"

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from advisor.errors import UsageError
-from advisor.tasks import BUNDLED, materialize_tasks
+from advisor.train.tasks import materialize_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
-TASKS_DIR = ROOT / "benchmarks" / "tasks"
-MAKE_DATA = TASKS_DIR / "make_data.py"
+TASKS_DIR = ROOT / "plugins" / "tasks"
+MAKE_DATA = ROOT / "benchmarks" / "make_task_data.py"
+BUNDLED = ("fictional_qa", "json_extract", "instruction_following")
 
 
 def _load(path: Path, name: str):
@@ -47,7 +48,7 @@ def test_committed_data_matches_generator(tmp_path):
     for task in BUNDLED:
         for split in ("train.jsonl", "test.jsonl"):
             assert (tmp_path / task / split).read_bytes() == (TASKS_DIR / task / split).read_bytes(), (
-                f"{task}/{split} is stale: run python benchmarks/tasks/make_data.py"
+                f"{task}/{split} is stale: run python benchmarks/make_task_data.py"
             )
 
 
@@ -78,7 +79,7 @@ def test_fictional_qa_answers_are_in_the_corpus():
 
 
 def test_materialize_writes_absolute_existing_paths(tmp_path):
-    include = materialize_tasks(tmp_path / "tasks")
+    include = materialize_tasks(tmp_path / "tasks", [TASKS_DIR / t for t in BUNDLED])
     assert include.is_absolute()
     for task in BUNDLED:
         text = (include / task / f"{task}.yaml").read_text("utf-8")
@@ -94,10 +95,10 @@ def test_materialize_writes_absolute_existing_paths(tmp_path):
 
 
 def test_materialize_subset_and_unknown(tmp_path):
-    include = materialize_tasks(tmp_path, ["json_extract"])
+    include = materialize_tasks(tmp_path, [TASKS_DIR / "json_extract"])
     assert sorted(p.name for p in include.iterdir()) == ["json_extract"]
-    with pytest.raises(UsageError):
-        materialize_tasks(tmp_path, ["no_such_task"])
+    with pytest.raises(UsageError, match="not a task folder"):
+        materialize_tasks(tmp_path, [tmp_path / "no_such_task"])
 
 
 def test_task_plugin_registers_three_tasks():
@@ -115,7 +116,7 @@ def test_task_plugin_registers_three_tasks():
 
 
 def test_resolve_model_rejects_bogus_names(tmp_path):
-    from advisor.models import resolve_model
+    from advisor.train.models import resolve_model
 
     for bogus in (str(tmp_path / "nope"), "not-a-model", "nobody-xyz/no-such-model-123"):
         with pytest.raises(UsageError, match="not a local model folder"):

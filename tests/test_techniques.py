@@ -17,8 +17,8 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from advisor.errors import UsageError  # noqa: E402
-from advisor.run import techniques  # noqa: E402
-from advisor.technique import Environment, TaskData, count_parameters  # noqa: E402
+from advisor.plugins import get_registry  # noqa: E402
+from advisor.train.technique import Environment, TaskData, count_parameters  # noqa: E402
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> {% endfor %}"
@@ -88,7 +88,7 @@ def task_data():
     return TaskData("tiny", [dict(r) for r in TRAIN], list(CORPUS))
 
 
-ALL = techniques()
+ALL = get_registry().techniques
 ENV = Environment(device="cpu", seed=0, progress=False)
 
 

@@ -19,7 +19,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from advisor.bench.store import CellRecord, RunRecord, Store
+from advisor.bench.store.engine import CellRecord, RunRecord, Store
 from advisor.bench.suite import canonical_json, config_hash
 from advisor.errors import UsageError
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from advisor.bench.store import CellRecord, RunRecord, Store
+from advisor.bench.store.engine import CellRecord, RunRecord, Store
 
 QUALITY = "quality_after"
 
@@ -47,15 +47,13 @@ class Image:
     png: bytes
 
 
-def failure_classes() -> dict[str, str]:
-    """Task name -> failure class, from the task plugins."""
-    from advisor.plugins import collect, get_plugin_manager
+def failure_classes(registry: Any = None) -> dict[str, str]:
+    """Task name -> failure class, from the task plugins (a broken plugin is a PluginError, not silence)."""
+    if registry is None:
+        from advisor.plugins import get_registry
 
-    try:
-        tasks = collect(get_plugin_manager().hook.advisor_register_tasks, "task")
-    except Exception:  # a broken plugin must not cost the report
-        return {}
-    return {name: str(getattr(task, "failure_class", "") or "") for name, task in tasks.items()}
+        registry = get_registry()
+    return {name: str(task.failure_class or "") for name, task in registry.tasks.items()}
 
 
 def build(run: RunRecord, cells: list[CellRecord], classes: dict[str, str] | None = None) -> list[Any]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.bench import environment
-from advisor.bench.store import CellOutcome, CellStatus, RunRecord, Store, now
+from advisor.bench.store.engine import CellOutcome, CellStatus, RunRecord, Store, now
 from advisor.bench.suite import Cell, Suite, canonical_json, shard
 from advisor.errors import UsageError
 

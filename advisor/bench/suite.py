@@ -28,16 +28,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tomllib
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from advisor.errors import AdvisorError, InputError, UsageError, did_you_mean
 
-#: Suites that ship with the repository: ``advisor bench run smoke`` finds ``benchmarks/suites/smoke.toml``.
-BUNDLED_SUITES_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "suites"
+#: Suites that ship inside the package: ``advisor bench run smoke`` finds ``advisor/bench/suites/smoke.toml``.
+BUNDLED_SUITES_DIR = Path(str(files("advisor.bench") / "suites"))
 
 _CELL_OPTIONS = {"time_limit_s": (int, float), "train_limit": int, "eval_limit": int, "gpus": int}
 _TOP_KEYS = {"name", "description", "models", "tasks", "seeds", "techniques", *_CELL_OPTIONS}
@@ -108,19 +108,24 @@ def resolve_suite_path(name_or_path: str | Path) -> Path:
     raise did_you_mean(str(name_or_path), sorted(bundled), "suite (a .toml file or a bundled suite)")
 
 
-def load_suite(name_or_path: str | Path, *, known_techniques: set[str] | None = None,
+def load_suite(name_or_path: str | Path, *, registry: Any = None, known_techniques: set[str] | None = None,
                known_tasks: set[str] | None = None) -> Suite:
-    """Read and validate a suite file; every problem is an :class:`InputError` naming the file."""
+    """Read and validate a suite file; every problem is an :class:`InputError` naming the file.
+
+    Techniques, their settings and tasks are checked against ``registry`` (default: the process's), or
+    against ``known_techniques``/``known_tasks`` where those are given.
+    """
     path = resolve_suite_path(name_or_path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"suite {str(path)!r} is not valid TOML: {exc}") from None
-    return parse_suite(data, path=path, known_techniques=known_techniques, known_tasks=known_tasks)
+    return parse_suite(data, path=path, registry=registry, known_techniques=known_techniques,
+                       known_tasks=known_tasks)
 
 
-def parse_suite(data: dict[str, Any], *, path: Path | None = None, known_techniques: set[str] | None = None,
-                known_tasks: set[str] | None = None) -> Suite:
+def parse_suite(data: dict[str, Any], *, path: Path | None = None, registry: Any = None,
+                known_techniques: set[str] | None = None, known_tasks: set[str] | None = None) -> Suite:
     where = f"suite {str(path)!r}" if path else "suite"
 
     def bad(msg: str) -> InputError:
@@ -137,9 +142,13 @@ def parse_suite(data: dict[str, Any], *, path: Path | None = None, known_techniq
     techniques = data.get("techniques")
     if not isinstance(techniques, dict) or not techniques:
         raise bad("needs at least one [techniques.NAME] table")
-    registry = _technique_objects() if known_techniques is None else {}
-    known_techniques = known_techniques if known_techniques is not None else _known_techniques()
-    known_tasks = known_tasks if known_tasks is not None else _known_tasks()
+    if registry is None and (known_techniques is None or known_tasks is None):
+        from advisor.plugins import get_registry
+
+        registry = get_registry()
+    technique_objects = registry.techniques if known_techniques is None else {}
+    known_techniques = known_techniques if known_techniques is not None else set(registry.techniques)
+    known_tasks = known_tasks if known_tasks is not None else set(registry.tasks)
 
     cells: list[Cell] = []
     for technique, spec in techniques.items():
@@ -152,9 +161,9 @@ def parse_suite(data: dict[str, Any], *, path: Path | None = None, known_techniq
         settings = spec.get("settings", {})
         if not isinstance(settings, dict):
             raise bad(f"[techniques.{technique}] settings must be a table")
-        if technique in registry:  # a typo in a setting fails here, not after hours of other cells
+        if technique in technique_objects:  # a typo in a setting fails here, not after hours of other cells
             try:
-                registry[technique].settings({k: v for k, v in settings.items()
+                technique_objects[technique].settings({k: v for k, v in settings.items()
                                               if k not in ("train_limit", "eval_limit")})
             except AdvisorError as exc:
                 raise bad(f"[techniques.{technique}] {exc}") from None
@@ -201,35 +210,6 @@ def shard(cells: list[Cell], which: tuple[int, int] | None) -> list[Cell]:
         return list(cells)
     i, n = which
     return list(cells[i - 1::n])
-
-
-def _technique_objects() -> dict[str, Any]:
-    from advisor.run import techniques
-
-    try:
-        return techniques()
-    except AdvisorError:
-        return {}
-
-
-def _known_techniques() -> set[str]:
-    from advisor.plugins import collect, get_plugin_manager
-    from advisor.rules import TECHNIQUES
-
-    try:
-        registered = set(collect(get_plugin_manager().hook.advisor_register_techniques, "technique"))
-    except Exception:  # a broken third-party plugin must not stop the harness from reading suites
-        registered = set()
-    return set(TECHNIQUES) | registered
-
-
-def _known_tasks() -> set[str]:
-    from advisor.plugins import collect, get_plugin_manager
-
-    try:
-        return set(collect(get_plugin_manager().hook.advisor_register_tasks, "task"))
-    except Exception:
-        return set()
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:

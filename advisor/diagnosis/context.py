@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from advisor.diagnosis import text as T
-from advisor.records import EvalRecord
+from advisor import text as T
+from advisor.diagnosis.records import EvalRecord
 
 _MATERIAL_RE = re.compile(
     r"(?:^|\n)\s*(?:[\w-]+ )?(?:text|passage|context|article|review|document|email|e-mail|paragraph|story|excerpt|transcript|"
@@ -161,7 +161,7 @@ class DiagnosisContext:
         if not self.reference_norm:
             return None
         if self.is_choice:
-            letter = choice_letter(self.output)
+            letter = T.choice_letter(self.output)
             return None if letter is None else letter == rec.reference.strip().strip("()").upper()
         if T.same_date(rec.reference or "", self.output):
             return True
@@ -180,12 +180,3 @@ def _leaf_strings(value: Any) -> list[str]:
     if value is None or isinstance(value, bool):
         return []
     return [str(value)]
-
-
-def choice_letter(output: str) -> str | None:
-    output = output.replace("*", "").replace("`", "")
-    m = re.search(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-H])\)?\b", output, re.I)
-    if m:
-        return m.group(1).upper()
-    m = re.match(r"^\s*\(?([A-H])\)?(?:[\s.):,]|$)", output)
-    return m.group(1).upper() if m else None

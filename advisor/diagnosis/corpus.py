@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from advisor.diagnosis import text as T
+from advisor import text as T
 from advisor.errors import InputError
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
@@ -71,7 +71,7 @@ def question_of(prompt: str, limit: int = 400) -> str:
 
 class CorpusIndex:
     def __init__(self, passages: list[tuple[str, str]], k: int = 5) -> None:
-        from advisor.retrieval import Bm25Index
+        from advisor.diagnosis.bm25 import Bm25Index
 
         self.names = [n for n, _ in passages]
         self.texts = [p for _, p in passages]

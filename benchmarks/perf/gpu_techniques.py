@@ -58,8 +58,8 @@ def main() -> None:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from advisor.technique import Environment, count_parameters
-    from advisor.training import TrainConfig, train
+    from advisor.train.loop import TrainConfig, train
+    from advisor.train.technique import Environment, count_parameters
     from advisor_plugins.techniques.finetune import FullFT
     from advisor_plugins.techniques.peft_methods import Lora, QLora
 

@@ -1,4 +1,4 @@
-"""Predicted vs measured peak memory on this CPU: ``advisor.memory.estimate`` against real training steps.
+"""Predicted vs measured peak memory on this CPU: ``advisor.memory.calculator`` against real training steps.
 
     .venv/bin/python benchmarks/perf/memory_accuracy.py            # every row, ~5 minutes on 2 cores
     .venv/bin/python benchmarks/perf/memory_accuracy.py --quick    # three rows, for a smoke test
@@ -60,9 +60,9 @@ LORA = dict(rank=8, targets="q,k,v,o")
 
 
 def _smol_config_path() -> Path:
-    """The embedded SmolLM2's config.json (advisor.models), else its .gguf (same shape)."""
+    """The embedded SmolLM2's config.json (advisor.train.models), else its .gguf (same shape)."""
     try:
-        from advisor.models import SMOLLM2, resolve_model
+        from advisor.train.models import SMOLLM2, resolve_model
 
         return resolve_model(SMOLLM2) / "config.json"
     except Exception:  # noqa: BLE001 - models.py may be missing or the conversion may fail

@@ -2,7 +2,7 @@
 
 LoRA (r=8, alpha=16, q_proj/v_proj, dropout 0.05) on SmolLM2-135M-Instruct, N optimizer steps of
 batch B at max_length L on the same rows (json_extract's training prompts, rendered by lm-eval),
-once through ``advisor.training.train`` (with the ``lora`` technique's ``prepare``) and once through
+once through ``advisor.train.loop.train`` (with the ``lora`` technique's ``prepare``) and once through
 a hand-written loop with identical settings: the same tokenisation (``encode_examples``: chat
 template + target + EOS, prompt tokens masked), the same batches in the same order, right padding,
 AdamW (lr, no weight decay), the same warmup/decay schedule and gradient clipping at 1.0. Both
@@ -34,9 +34,10 @@ LORA = {"r": 8, "alpha": 16, "dropout": 0.05, "targets": "q_proj,v_proj"}
 
 
 def load_rows(n: int) -> list[dict[str, str]]:
-    from advisor.evaluation import load_task
+    from advisor.plugins import get_registry
+    from advisor.train.evaluate import load_task
 
-    rows = load_task("json_extract", train_limit=n).data.train
+    rows = load_task(get_registry().tasks["json_extract"], train_limit=n).data.train
     if not rows:
         raise SystemExit("json_extract has no training rows")
     while len(rows) < n:  # small task: repeat rows rather than change the batch size
@@ -45,9 +46,9 @@ def load_rows(n: int) -> list[dict[str, str]]:
 
 
 def settings(args) -> dict:
-    from advisor.run import techniques
+    from advisor.plugins import get_registry
 
-    lora = techniques()["lora"]
+    lora = get_registry().techniques["lora"]
     return lora, lora.settings({**LORA, "learning_rate": args.lr, "max_steps": args.steps, "batch_size": args.batch_size,
                                 "max_length": args.max_length, "grad_accum": 1, "val_fraction": 0.0,
                                 "prompt_loss_weight": 0.0, "warmup_steps": 5, "epochs": 1})
@@ -57,8 +58,8 @@ def run_advisor(base, tokenizer, rows, args) -> dict:
     """advisor's path: the lora technique's prepare, then the shared loop (no progress bar)."""
     import torch
 
-    from advisor.technique import Environment
-    from advisor.training import TrainConfig, train
+    from advisor.train.loop import TrainConfig, train
+    from advisor.train.technique import Environment
 
     lora, s = settings(args)
     torch.manual_seed(args.seed)
@@ -73,13 +74,13 @@ def run_plain(base, tokenizer, rows, args) -> dict:
     import torch
     from peft import LoraConfig, TaskType, get_peft_model
 
-    from advisor.training import encode_examples
+    from advisor.train.loop import encode_examples
 
     torch.manual_seed(args.seed)
     cfg = LoraConfig(task_type=TaskType.CAUSAL_LM, r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
                      target_modules=LORA["targets"].split(","))
     model = get_peft_model(copy.deepcopy(base), cfg)
-    # the same rows in the same order as advisor.training.train (its two seeded shuffles)
+    # the same rows in the same order as advisor.train.loop.train (its two seeded shuffles)
     rows = list(rows)
     random.Random(args.seed).shuffle(rows)
     examples = encode_examples(tokenizer, rows, args.max_length)
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from advisor.models import load_model
+    from advisor.train.models import load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)

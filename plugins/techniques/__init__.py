@@ -1,2 +1,2 @@
 """Built-in techniques, one module per family, written only against the public API
-(``advisor``, ``advisor.technique``, ``advisor.training``, ``advisor.models``)."""
+(``advisor``, ``advisor.train.technique``, ``advisor.train.loop``, ``advisor.train.models``)."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from advisor import hookimpl
-from advisor.technique import Technique
-from advisor.training import TRAIN_DEFAULTS, TrainableTechnique
+from advisor import TRAIN_DEFAULTS, Technique, TrainableTechnique, hookimpl
 
 
 def freeze(model) -> None:
@@ -27,6 +25,7 @@ def decoder_layers(model):
 
 class BitFit(TrainableTechnique, Technique):
     name = "bitfit"
+    memory_method = "bitfit"
     kind = "peft"
     description = ("BitFit: train only bias terms. Models without biases (Llama, SmolLM2) get zero-initialised "
                    "biases on their linear layers, so the function is unchanged before training.")
@@ -47,6 +46,7 @@ class BitFit(TrainableTechnique, Technique):
 
 class PartialFT(TrainableTechnique, Technique):
     name = "partial-ft"
+    memory_method = "partial"
     kind = "full"
     description = "Freeze everything but the last k transformer layers (and the final norm)."
     defaults = {**TRAIN_DEFAULTS, "learning_rate": 1e-4, "layers": 2}
@@ -67,6 +67,7 @@ class PartialFT(TrainableTechnique, Technique):
 
 class FullFT(TrainableTechnique, Technique):
     name = "full-ft"
+    memory_method = "full"
     kind = "full"
     description = "Full fine-tuning: every parameter trains (AdamW; bf16 autocast on a GPU)."
     defaults = {**TRAIN_DEFAULTS, "learning_rate": 5e-5}

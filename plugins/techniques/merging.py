@@ -1,6 +1,6 @@
 """Model merging: two LoRA adapters trained apart, merged into one.
 
-Every merge technique trains two LoRA adapters with the shared loop (``advisor.training.train``),
+Every merge technique trains two LoRA adapters with the shared loop (``advisor.train.loop.train``),
 each on one half of the task's training data (``split=halves``, the default) or each on all of it
 with a different seed (``split=seeds``), then merges them:
 
@@ -29,10 +29,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from advisor import hookimpl
-from advisor.errors import UsageError
-from advisor.technique import System, Technique
-from advisor.training import TRAIN_DEFAULTS, TrainConfig, train
+from advisor import TRAIN_DEFAULTS, System, Technique, TrainConfig, UsageError, hookimpl, train_model
 
 MERGED = "merged"
 #: names of the two trained adapters (PEFT warns about names contained in its "lora_" prefix, e.g. "a")
@@ -187,7 +184,7 @@ class _Merge(Technique):
         import torch
         from peft import get_peft_model
 
-        from advisor.technique import count_parameters
+        from advisor import count_parameters
 
         if not task.train:
             raise UsageError(f"task {task.name!r} has no training split: {self.name} needs one")
@@ -205,7 +202,7 @@ class _Merge(Technique):
             peft_model.set_adapter(name)  # only this adapter is active and trainable
             n_trainable, _ = count_parameters(peft_model)
             trainable += n_trainable
-            stats = train(peft_model, tokenizer, rows, TrainConfig.from_settings(settings, seed), env)
+            stats = train_model(peft_model, tokenizer, rows, TrainConfig.from_settings(settings, seed), env)
             runs.append({"adapter": name, "rows": len(rows), "seed": seed, "trainable_params": n_trainable,
                          **stats.to_json()})
         _, total_with_adapters = count_parameters(peft_model)

@@ -1,14 +1,12 @@
 """Parameter-efficient fine-tuning through PEFT: LoRA, QLoRA, IA3, prefix, prompt and P-tuning.
 
-Each technique builds a PEFT config and wraps the model; the shared loop in ``advisor.training``
+Each technique builds a PEFT config and wraps the model; the shared loop in ``advisor.train.loop``
 trains the adapter. Adapters are saved in PEFT's own format by ``advisor run``.
 """
 
 from __future__ import annotations
 
-from advisor import hookimpl
-from advisor.technique import Technique
-from advisor.training import TRAIN_DEFAULTS, TrainableTechnique
+from advisor import TRAIN_DEFAULTS, Technique, TrainableTechnique, hookimpl
 
 LLAMA_ATTENTION = "q_proj,k_proj,v_proj,o_proj"
 LLAMA_MLP = "gate_proj,up_proj,down_proj"
@@ -22,6 +20,7 @@ def _targets(value) -> list[str]:
 
 class Lora(TrainableTechnique, Technique):
     name = "lora"
+    memory_method = "lora"
     kind = "peft"
     description = "Low-rank adapters (W + BA) on the chosen projections; mergeable into the weights."
     defaults = {**TRAIN_DEFAULTS, "learning_rate": 1e-3, "r": 8, "alpha": 16, "dropout": 0.05,
@@ -41,6 +40,8 @@ class Lora(TrainableTechnique, Technique):
 
 class QLora(Lora):
     name = "qlora"
+    memory_method = "qlora"
+    memory_precision = "nf4"
     requires = ("cuda",)
     #: prepare() loads its own 4-bit base: the caller moves the full-precision model off the GPU first
     loads_own_base = True
@@ -63,6 +64,7 @@ class QLora(Lora):
 
 class IA3(TrainableTechnique, Technique):
     name = "ia3"
+    memory_method = "ia3"
     kind = "peft"
     description = "IA3: learned scaling vectors on keys, values and the MLP down-projection input."
     defaults = {**TRAIN_DEFAULTS, "learning_rate": 3e-3, "targets": "k_proj,v_proj,down_proj",
@@ -78,6 +80,7 @@ class IA3(TrainableTechnique, Technique):
 
 class PrefixTuning(TrainableTechnique, Technique):
     name = "prefix-tuning"
+    memory_method = "prefix-tuning"
     kind = "peft"
     description = "Trainable key/value prefixes in every layer (PEFT prefix tuning)."
     defaults = {**TRAIN_DEFAULTS, "learning_rate": 1e-2, "virtual_tokens": 16}
@@ -111,6 +114,7 @@ def _pass_prefix_as_cache(peft_model) -> None:
 
 class PromptTuning(TrainableTechnique, Technique):
     name = "prompt-tuning"
+    memory_method = "prompt-tuning"
     kind = "peft"
     description = "Soft prompt: trainable virtual-token embeddings before the input."
     defaults = {**TRAIN_DEFAULTS, "learning_rate": 3e-2, "virtual_tokens": 16}

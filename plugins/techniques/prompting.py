@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 
-from advisor import hookimpl
-from advisor.technique import System, Technique
+from advisor import System, Technique, hookimpl
 
 
 class Prompting(Technique):
@@ -30,7 +29,7 @@ class FewShot(Technique):
     defaults = {"k": 3, "select": "random"}
 
     def apply(self, model, tokenizer, task, settings, env):
-        from advisor.errors import UsageError
+        from advisor import UsageError
 
         k, select = int(settings["k"]), settings["select"]
         if select not in ("random", "bm25"):
@@ -44,7 +43,7 @@ class FewShot(Technique):
             def rewrite(prompt: str) -> str:
                 return format_examples(chosen, prompt)
         else:
-            from advisor.retrieval import Bm25Index
+            from advisor import Bm25Index
 
             index = Bm25Index([r["prompt"] for r in pool])
 

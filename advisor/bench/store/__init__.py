@@ -1,0 +1,1 @@
+"""The results store: SQLAlchemy tables, the session, migrations (Alembic) and queries."""

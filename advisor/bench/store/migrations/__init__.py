@@ -1,0 +1,1 @@
+"""Alembic migrations of the results store (``advisor.bench.store.engine``); run by ``Store`` on open."""

@@ -1,0 +1,32 @@
+"""Click options whose help lists what the plugin registry holds (read only when --help is shown)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+class RegistryChoiceOption(click.Option):
+    """An option naming a registered object; ``--help`` lists the registered names.
+
+    The names are read from the registry only when help is rendered, so that parsing a command line
+    loads no plugin. Checking the value is left to the command (it gives "did you mean").
+    """
+
+    def __init__(self, *args: Any, registry_attr: str, **kwargs: Any) -> None:
+        self.registry_attr = registry_attr
+        super().__init__(*args, **kwargs)
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        if record is None:
+            return None
+        from advisor.cli import registry_of
+        from advisor.errors import AdvisorError
+
+        try:
+            names = list(getattr(registry_of(ctx), self.registry_attr))
+        except AdvisorError as exc:  # a broken plugin: show the help anyway, and why the list is missing
+            return record[0], f"{record[1]} (registered names unavailable: {exc})"
+        return record[0], f"{record[1]} Registered: {', '.join(names) or 'none'}."

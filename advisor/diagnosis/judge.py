@@ -1,0 +1,97 @@
+"""Judge each record (pass/fail), run the detectors on failures, pick the verdict.
+
+``diagnose(records, detectors, options)`` streams ``Diagnosis`` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor import text as T
+from advisor.diagnosis.context import DiagnosisContext
+from advisor.diagnosis.records import PRECEDENCE, Diagnosis, EvalRecord, FailureClass, Finding
+
+_RANK = {cls: i for i, cls in enumerate(PRECEDENCE)}
+
+
+@dataclass
+class Options:
+    """How pass/fail is decided: ``metric`` picks the metric, ``threshold`` the pass mark."""
+
+    metric: str | None = None
+    threshold: float = 0.5
+    #: whether any record had ``metric``, and metric names seen (for a clear error on a typo)
+    metric_found: bool = False
+    metrics_seen: set[str] = field(default_factory=set)
+
+    def metrics_pass(self, record: EvalRecord, metrics: dict[str, float]) -> bool | None:
+        if not metrics:
+            return None
+        hib = record.metric_higher_is_better
+        name = self.metric if self.metric in metrics else None
+        if name is None:
+            name = next((m for m in metrics if hib.get(m, True)), None)
+        if name is None:
+            return None
+        value = metrics[name]
+        return value >= self.threshold if hib.get(name, True) else value <= self.threshold
+
+
+def judge(record: EvalRecord, options: Options) -> bool | None:
+    """Did the record pass? The log's metric, then its pass field, then output vs reference.
+
+    None when nothing can tell (no metric, no pass field, no reference).
+    """
+    if options.metric:
+        if options.metric in record.metrics:
+            options.metric_found = True
+            return options.metrics_pass(record, record.metrics)
+        if len(options.metrics_seen) < 50:
+            options.metrics_seen.update(record.metrics)
+    if record.passed is not None:
+        return record.passed
+    verdict = options.metrics_pass(record, record.metrics)
+    if verdict is not None:
+        return verdict
+    return compare_to_reference(record)
+
+
+def compare_to_reference(record: EvalRecord) -> bool | None:
+    if record.choices and record.picked is not None and record.reference is not None:
+        return T.normalize(record.choices[record.picked]) == T.normalize(record.reference)
+    ref = record.reference
+    if ref is None or not ref.strip():
+        return None
+    ref_json = T.loose_json(ref)
+    if ref_json is not None:
+        value, how = T.parse_json(record.output)
+        return how != "none" and T.canon(value) == T.canon(ref_json)
+    out_norm, ref_norm = T.normalize(record.output), T.normalize(ref)
+    return out_norm == ref_norm or T.contains_phrase(out_norm, ref_norm)
+
+
+def classify(findings: list[Finding], ctx: DiagnosisContext) -> tuple[FailureClass, str, list[str]]:
+    if not findings:
+        if ctx.content_correct:
+            return FailureClass.FORMAT, "other-form", ["the expected answer is in the output, but the metric rejects its form"]
+        return FailureClass.FACTUAL, "unverified", ["no behaviour or format cause found; counted as a content error"]
+    best = min(findings, key=lambda f: _RANK[f.verdict])
+    evidence = [best.evidence] + [f.evidence for f in findings if f is not best]
+    return best.verdict, best.subtype, evidence
+
+
+def diagnose(
+    records: Iterable[EvalRecord], detectors: list[Any], options: Options | None = None
+) -> Iterator[Diagnosis]:
+    options = options or Options()
+    for record in records:
+        passed = judge(record, options)
+        if passed is None or passed:
+            yield Diagnosis(record, passed, FailureClass.NONE, None if passed else "unjudged", [])
+            continue
+        ctx = DiagnosisContext(record, options)
+        findings = [f for d in detectors for f in (d.detect(ctx) or ())]
+        verdict, subtype, evidence = classify(findings, ctx)
+        yield Diagnosis(record, False, verdict, subtype, evidence)

@@ -1,0 +1,100 @@
+"""The failure profile: counts, rates and a few examples per class, accumulated without keeping records.
+
+``Profile.flat()`` is what rule conditions read (``count.format``, ``share.factual``...).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor.diagnosis.records import PRECEDENCE, Diagnosis, FailureClass
+
+
+@dataclass
+class Profile:
+    """Counts the rules engine reads; a few examples per class for the report."""
+
+    examples_per_class: int = 3
+    total: int = 0
+    passed: int = 0
+    unjudged: int = 0
+    skipped: int = 0
+    verdicts: Counter = field(default_factory=Counter)
+    subtypes: Counter = field(default_factory=Counter)
+    tasks: dict[str, Counter] = field(default_factory=dict)
+    examples: dict[str, list[Diagnosis]] = field(default_factory=dict)
+    corpus_checked: int = 0
+    retrievable: int = 0
+
+    def add(self, d: Diagnosis) -> None:
+        self.total += 1
+        task = d.record.task or "-"
+        per_task = self.tasks.get(task)
+        if per_task is None:
+            per_task = self.tasks[task] = Counter()
+        if d.verdict is FailureClass.NONE:
+            if d.subtype == "unjudged":
+                self.unjudged += 1
+                per_task["unjudged"] += 1
+            else:
+                self.passed += 1
+                per_task["none"] += 1
+            return
+        v = d.verdict.value
+        self.verdicts[v] += 1
+        self.subtypes[f"{v}/{d.subtype}"] += 1
+        per_task[v] += 1
+        bucket = self.examples.setdefault(v, [])
+        if len(bucket) < self.examples_per_class:
+            bucket.append(d)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.verdicts.values())
+
+    def flat(self) -> dict[str, Any]:
+        """The profile as flat keys (``count.format``, ``share.factual``...) for rule conditions."""
+        failed = self.failed
+        judged = self.total - self.unjudged
+        flat: dict[str, Any] = {
+            "total": self.total, "passed": self.passed, "failed": failed, "skipped": self.skipped,
+            "unjudged": self.unjudged, "pass_rate": self.passed / judged if judged else 0.0,
+            "tasks.count": len(self.tasks),
+            "tasks.failing": sum(1 for c in self.tasks.values() if sum(c[v.value] for v in PRECEDENCE)),
+            "tasks.clean": sum(1 for c in self.tasks.values() if not sum(c[v.value] for v in PRECEDENCE)),
+            "corpus.checked": self.corpus_checked, "corpus.retrievable": self.retrievable,
+            "corpus.retrievable_share": self.retrievable / self.corpus_checked if self.corpus_checked else 0.0,
+        }
+        for cls in PRECEDENCE:
+            n = self.verdicts[cls.value]
+            flat[f"count.{cls.value}"] = n
+            flat[f"share.{cls.value}"] = n / failed if failed else 0.0
+            flat[f"rate.{cls.value}"] = n / judged if judged else 0.0
+        for key, n in self.subtypes.items():
+            flat[f"count.{key}"] = n
+        flat["share.format+behaviour"] = flat["share.format"] + flat["share.behaviour"]
+        flat["count.format+behaviour"] = flat["count.format"] + flat["count.behaviour"]
+        # On a tie the factual class wins: with both kinds of failure present, start with RAG (cheaper).
+        tie_order = (FailureClass.FACTUAL, FailureClass.BEHAVIOUR, FailureClass.FORMAT)
+        top = max(tie_order, key=lambda c: (self.verdicts[c.value], -tie_order.index(c))) if failed else None
+        flat["dominant"] = top.value if top else "none"
+        return flat
+
+    def summary(self) -> dict[str, Any]:
+        judged = self.total - self.unjudged
+        return {
+            "total": self.total,
+            "passed": self.passed,
+            "failed": self.failed,
+            "unjudged": self.unjudged,
+            "skipped": self.skipped,
+            "pass_rate": round(self.passed / judged, 4) if judged else None,
+            "verdicts": {c.value: self.verdicts[c.value] for c in PRECEDENCE},
+            "subtypes": dict(self.subtypes.most_common()),
+            "tasks": {t: {k: c[k] for k in ("none", *[v.value for v in PRECEDENCE], "unjudged") if c[k]}
+                      for t, c in sorted(self.tasks.items())},
+            "corpus": {"checked": self.corpus_checked, "retrievable": self.retrievable}
+            if self.corpus_checked else None,
+        }

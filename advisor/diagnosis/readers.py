@@ -1,0 +1,124 @@
+"""Open an evaluation log with the right reader and stream its records.
+
+Readers are plugins (hook ``advisor_register_log_readers``). This module checks the
+path, picks a reader (``--format`` or the first one, by priority, that recognises
+the file) and hands back a record iterator plus a context that counts skipped lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advisor.diagnosis.records import EvalRecord
+from advisor.errors import InputError
+
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass
+class ReadContext:
+    """Shared by a reader and its caller: options and the lines that could not be read."""
+
+    strict: bool = False
+    skipped: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def skip(self, source: str, line: int, reason: str) -> None:
+        """Report an unreadable line; with ``--strict`` it ends the run."""
+        if self.strict:
+            raise InputError(f"{source}:{line}: {reason} (--strict)")
+        self.skipped.append((source, line, reason))
+
+
+def read_head(path: Path) -> bytes:
+    if path.is_dir():
+        return b""
+    with path.open("rb") as fh:
+        return fh.read(HEAD_BYTES)
+
+
+def check_path(path: Path) -> bytes:
+    """Fail early, with one clear line, on paths no reader can use. Returns the file head."""
+    if not path.exists():
+        raise InputError(f"no such file or folder: {path}")
+    if path.is_dir():
+        return b""
+    head = read_head(path)
+    if not head.strip():
+        raise InputError(f"{path} is empty")
+    if b"\x00" in head:
+        raise InputError(f"{path} is a binary file, not an evaluation log")
+    return head
+
+
+def choose_reader(path: Path, readers: dict[str, Any], fmt: str | None = None) -> Any:
+    from advisor.errors import did_you_mean
+
+    head = check_path(path)
+    if fmt:
+        if fmt not in readers:
+            raise did_you_mean(fmt, list(readers), "log format")
+        return readers[fmt]
+    for reader in sorted(readers.values(), key=lambda r: -getattr(r, "priority", 0)):
+        if reader.sniff(path, head):
+            return reader
+    kind = "folder" if path.is_dir() else "file"
+    raise InputError(
+        f"cannot recognise the {kind} {path} as an evaluation log "
+        f"(formats: {', '.join(sorted(readers))}; choose one with --format)"
+    )
+
+
+def open_log(
+    path: Path, readers: dict[str, Any], fmt: str | None = None, ctx: ReadContext | None = None
+) -> tuple[Any, Iterator[EvalRecord], ReadContext]:
+    ctx = ctx or ReadContext()
+    reader = choose_reader(path, readers, fmt)
+    return reader, reader.read(path, ctx), ctx
+
+
+def first_json_line(head: bytes) -> dict | None:
+    """The first non-blank line of ``head`` parsed as a JSON object, else None."""
+    import orjson
+
+    for raw in head.split(b"\n", 8)[:8]:
+        if raw.strip():
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return None
+            return obj if isinstance(obj, dict) else None
+    return None
+
+
+def iter_json_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, dict]]:
+    """Stream (line number, object) from a JSON Lines file; bad lines go to ``ctx.skip``."""
+    import orjson
+
+    loads = orjson.loads
+    source = str(path)
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = loads(raw)
+            except orjson.JSONDecodeError:
+                if lineno == 1 and raw.lstrip()[:1] in (b"[", b"{"):
+                    raise InputError(
+                        f"{path} holds one JSON document, not JSON Lines (one object per line); "
+                        "convert it with: jq -c '.[]'"
+                    ) from None
+                ctx.skip(source, lineno, "not valid JSON")
+                continue
+            if not isinstance(obj, dict):
+                if lineno == 1 and isinstance(obj, list):
+                    raise InputError(
+                        f"{path} holds one JSON array, not JSON Lines (one object per line); "
+                        "convert it with: jq -c '.[]'"
+                    )
+                ctx.skip(source, lineno, "not a JSON object")
+                continue
+            yield lineno, obj

@@ -1,0 +1,84 @@
+"""Terminal rendering of a diagnosis report (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from advisor import text as T
+from advisor.diagnosis.pipeline import Report
+from advisor.diagnosis.records import PRECEDENCE
+
+_COLOURS = {"factual": "yellow", "behaviour": "magenta", "format": "cyan", "none": "green"}
+
+
+def render(report: Report, console: Console) -> None:
+    p = report.profile
+    s = p.summary()
+    judged = p.total - p.unjudged
+    console.print(
+        f"[bold]{p.total}[/] samples read ({report.reader}): [green]{p.passed} passed[/], "
+        f"[red]{p.failed} failed[/]"
+        + (f" ({p.passed / judged:.0%} pass rate)" if judged else "")
+        + (f", {p.unjudged} could not be judged" if p.unjudged else "")
+        + (f", [yellow]{p.skipped} lines skipped[/]" if p.skipped else "")
+    )
+    if report.skipped:
+        lines = ", ".join(f"{n}" for _, n, _ in report.skipped[:10])
+        console.print(f"  skipped line(s): {lines}{' ...' if len(report.skipped) > 10 else ''}", style="yellow")
+
+    table = Table(title="Failures by class and task", title_justify="left")
+    table.add_column("task")
+    for cls in PRECEDENCE:
+        table.add_column(cls.value, justify="right", style=_COLOURS[cls.value])
+    table.add_column("passed", justify="right", style="green")
+    for task, counts in s["tasks"].items():
+        table.add_row(task, *[str(counts.get(c.value, 0)) for c in PRECEDENCE], str(counts.get("none", 0)))
+    if len(s["tasks"]) > 1:
+        table.add_row("[bold]all", *[f"[bold]{p.verdicts[c.value]}" for c in PRECEDENCE], f"[bold]{p.passed}")
+    console.print(table)
+
+    if p.subtypes:
+        sub = Table(title="Failure subtypes", title_justify="left")
+        sub.add_column("class/subtype")
+        sub.add_column("count", justify="right")
+        sub.add_column("share of failures", justify="right")
+        for key, n in p.subtypes.most_common(12):
+            cls = key.split("/", 1)[0]
+            sub.add_row(Text(key, style=_COLOURS.get(cls, "")), str(n), f"{n / p.failed:.0%}")
+        console.print(sub)
+    if p.corpus_checked:
+        console.print(
+            f"Corpus check: {p.retrievable} of {p.corpus_checked} factual failures have their answer "
+            f"in the top BM25 passages ({p.retrievable / p.corpus_checked:.0%})."
+        )
+
+    if p.examples:
+        console.print("\n[bold]Examples[/]")
+        for cls in PRECEDENCE:
+            for d in p.examples.get(cls.value, []):
+                r = d.record
+                where = f"{r.task or '-'} #{r.doc_id if r.doc_id is not None else (r.id or r.line)}"
+                if r.filter and r.filter != "none":
+                    where += f" [{r.filter}]"
+                console.print(Text.assemble((f"  {cls.value}/{d.subtype}", _COLOURS[cls.value]), f"  {where}"))
+                console.print(f"    output:   {T.clip(r.output, 100)!r}", highlight=False)
+                if r.reference is not None:
+                    console.print(f"    expected: {T.clip(r.reference, 100)!r}", highlight=False)
+                for ev in d.evidence[:2]:
+                    console.print(f"    - {ev}", highlight=False)
+
+    console.print("\n[bold]Recommendations[/]")
+    if not report.recommendations:
+        console.print("  none: every sample passed.")
+    for rec in report.recommendations:
+        fit = "" if rec.fits_gpu is None else (" [green](fits)[/]" if rec.fits_gpu else " [red](does not fit)[/]")
+        console.print(f"  [bold]{rec.rank}. {rec.technique}[/]{fit}  [dim]{rec.rule}[/]")
+        console.print(f"     {rec.rationale}", highlight=False)
+        for text in rec.advice:
+            console.print(f"     [dim]- {text}[/]", highlight=False)
+    if report.advice:
+        console.print("\n[bold]Advice[/]")
+        for item in report.advice:
+            console.print(f"  - {item['text']} [dim]({item['rule']})[/]", highlight=False)

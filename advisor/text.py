@@ -1,0 +1,282 @@
+"""Small text helpers shared by the judge and the detectors (all pure, all fast)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+_PUNCT_RE = re.compile(r"[^\w\s]", re.UNICODE)
+_WS_RE = re.compile(r"\s+")
+_ARTICLES = frozenset(("a", "an", "the"))
+_FENCE_RE = re.compile(r"```[a-zA-Z]*\s*(.*?)(?:```|$)", re.S)
+_NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+
+STOPWORDS = frozenset(
+    ["a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "but", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "with", "as", "by", "from", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did", "can", "could", "should", "would", "will", "shall", "may", "might", "must", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "their", "not", "no", "yes", "so", "if", "then", "than", "there", "here", "about", "into", "over", "after", "before", "also", "just", "only", "very", "please", "answer", "question", "reply", "respond", "give", "tell", "write", "output", "following", "text"]
+)
+
+
+def normalize(text: str) -> str:
+    """Lowercase, strip accents' combining marks, punctuation, articles and extra spaces."""
+    text = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
+    return " ".join(w for w in _PUNCT_RE.sub(" ", text).split() if w not in _ARTICLES)
+
+
+def contains_phrase(haystack_norm: str, needle_norm: str) -> bool:
+    """Whole-word containment of one normalised text in another."""
+    if not needle_norm:
+        return False
+    return f" {needle_norm} " in f" {haystack_norm} "
+
+
+def parse_json(text: str) -> tuple[Any, str]:
+    """Parse JSON from model output. Returns (value, how): how is ``strict`` (the whole
+    text), ``fenced`` (inside a code fence), ``embedded`` (first balanced {...}/[...] in
+    prose) or ``none`` (value is None)."""
+    stripped = text.strip()
+    if stripped[:1] in "{[":
+        try:
+            return orjson.loads(stripped), "strict"
+        except orjson.JSONDecodeError:
+            pass
+    m = _FENCE_RE.search(text)
+    if m:
+        try:
+            return orjson.loads(m.group(1).strip()), "fenced"
+        except orjson.JSONDecodeError:
+            pass
+    block = first_balanced(text)
+    if block is not None:
+        try:
+            return orjson.loads(block), "embedded"
+        except orjson.JSONDecodeError:
+            pass
+    return None, "none"
+
+
+def repair_truncated(text: str) -> Any:
+    """Parse a JSON object cut off mid-way by closing it at the last complete value; None if hopeless."""
+    cut = text.rstrip()
+    for _ in range(8):
+        idx = max(cut.rfind(","), cut.rfind("{"))
+        if idx < 0:
+            return None
+        candidate = cut[:idx].rstrip() if cut[idx] == "," else cut[: idx + 1]
+        for closing in ("}", "]}", "}}", "]}}"):
+            try:
+                return orjson.loads(candidate + closing)
+            except orjson.JSONDecodeError:
+                continue
+        cut = cut[:idx]
+    return None
+
+
+def first_balanced(text: str) -> str | None:
+    start = text.find("{")
+    if start < 0:
+        return None
+    depth = 0
+    in_str = False
+    escape = False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+    return None
+
+
+def loose_json(text: str | None) -> Any:
+    """A reference value parsed as JSON when it is a JSON object or array, else None."""
+    if not text:
+        return None
+    s = text.strip()
+    if s[:1] not in "{[":
+        return None
+    try:
+        return orjson.loads(s)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def canon(value: Any) -> Any:
+    """JSON value with strings normalised and numeric strings turned into numbers."""
+    if isinstance(value, dict):
+        return {str(k).strip().lower(): canon(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [canon(v) for v in value]
+    if isinstance(value, str):
+        num = to_number(value)
+        return num if num is not None else normalize(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    return value
+
+
+def to_number(text: str) -> float | None:
+    s = text.strip().replace(",", "")
+    if s.endswith("%"):
+        s = s[:-1]
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def numbers_in(text: str) -> list[float]:
+    out = []
+    for m in _NUMBER_RE.finditer(text):
+        try:
+            out.append(float(m.group().replace(",", "")))
+        except ValueError:
+            pass
+    return out
+
+
+def words(text: str) -> list[str]:
+    return _WORD_RE.findall(text.lower())
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in words(text) if w not in STOPWORDS and len(w) > 2}
+
+
+def script_of(text: str) -> str | None:
+    """The dominant writing system of ``text`` (latin, cyrillic, cjk, arabic, ...)."""
+    if text.isascii():
+        return "latin" if any(c.isalpha() for c in text) else None
+    counts: dict[str, int] = {}
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        cp = ord(ch)
+        if cp < 0x250:
+            s = "latin"
+        elif 0x370 <= cp < 0x400:
+            s = "greek"
+        elif 0x400 <= cp < 0x530:
+            s = "cyrillic"
+        elif 0x590 <= cp < 0x600:
+            s = "hebrew"
+        elif 0x600 <= cp < 0x700:
+            s = "arabic"
+        elif 0x900 <= cp < 0x980:
+            s = "devanagari"
+        elif 0xAC00 <= cp < 0xD7B0 or 0x1100 <= cp < 0x1200:
+            s = "hangul"
+        elif 0x3040 <= cp < 0x3100:
+            s = "kana"
+        elif 0x4E00 <= cp < 0xA000 or 0x3400 <= cp < 0x4DC0:
+            s = "cjk"
+        else:
+            s = "other"
+        counts[s] = counts.get(s, 0) + 1
+    if not counts:
+        return None
+    return max(counts, key=counts.__getitem__)
+
+
+_LANG_WORDS = {
+    "english": set(["the", "and", "is", "are", "was", "of", "to", "in", "that", "it", "with", "for", "you", "this", "have", "not", "be", "what", "which", "thank", "very"]),
+    "french": set(["le", "la", "les", "est", "et", "des", "une", "un", "que", "dans", "pour", "pas", "vous", "je", "il", "elle", "sont", "avec", "du", "au", "en", "quel", "quelle", "réponds", "répondez", "qui"]),
+    "spanish": set(["el", "la", "los", "las", "es", "y", "de", "que", "en", "un", "una", "por", "para", "con", "no", "son", "del", "al", "se", "lo"]),
+    "german": set(["auf", "wort", "welche", "hat", "einem", "beantworte", "antworte", "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "ich", "sie", "es", "mit", "den", "dem", "zu", "auf", "für", "von"]),
+    "italian": set(["grazie", "mille", "ciao", "rispondi", "molto", "il", "lo", "la", "gli", "le", "è", "e", "di", "che", "un", "una", "per", "non", "sono", "con", "del", "della"]),
+    "portuguese": set(["o", "a", "os", "as", "é", "e", "de", "que", "em", "um", "uma", "por", "para", "com", "não", "são", "do", "da"]),
+}
+
+
+def guess_language(text: str) -> str | None:
+    """A rough language guess among a few Latin-script languages, by stopword hits.
+
+    Short texts need one unambiguous hit; longer ones two, and a clear winner.
+    """
+    ws = words(text)
+    if len(ws) < 2:
+        return None
+    scores = {lang: sum(w in vocab for w in ws) for lang, vocab in _LANG_WORDS.items()}
+    best = max(scores, key=scores.__getitem__)
+    ranked = sorted(scores.values(), reverse=True)
+    need = 1 if len(ws) < 5 else 2
+    if ranked[0] < need or ranked[0] == ranked[1]:
+        return None
+    return best
+
+
+def repetition_ratio(text: str) -> float:
+    """Share of repeated word 3-grams: near 0 for prose, near 1 for degenerate loops."""
+    ws = text.lower().split()
+    if len(ws) < 12:
+        return 0.0
+    grams = [tuple(ws[i : i + 3]) for i in range(len(ws) - 2)]
+    return 1.0 - len(set(grams)) / len(grams)
+
+
+def clip(text: str, n: int = 80) -> str:
+    text = _WS_RE.sub(" ", text).strip()
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+_DATE_RE = re.compile(
+    r"\b(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|"
+    r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{4})\b",
+    re.I,
+)
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y")
+
+
+def has_date(text: str) -> bool:
+    return bool(text) and _DATE_RE.search(text) is not None
+
+
+def _dates(text: str) -> set:
+    """Every reading of the first date in ``text`` (02/03/2024 is both 2 March and 3 February)."""
+    m = _DATE_RE.search(text)
+    if not m:
+        return set()
+    raw = m.group(1).replace(",", "").replace(".", "")
+    out = set()
+    for fmt in _DATE_FORMATS:
+        try:
+            out.add(datetime.strptime(raw, fmt).date())
+        except ValueError:
+            continue
+    return out
+
+
+def same_date(a: str, b: str) -> bool:
+    """Do ``a`` and ``b`` name the same date (in any of the usual forms)?"""
+    if not has_date(a):
+        return False
+    da = _dates(a)
+    return bool(da) and bool(da & _dates(b))
+
+
+def choice_letter(output: str) -> str | None:
+    output = output.replace("*", "").replace("`", "")
+    m = re.search(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-H])\)?\b", output, re.I)
+    if m:
+        return m.group(1).upper()
+    m = re.match(r"^\s*\(?([A-H])\)?(?:[\s.):,]|$)", output)
+    return m.group(1).upper() if m else None

@@ -1,0 +1,252 @@
+"""``advisor run``: one technique on one model and one task, measured before and after.
+
+Steps: check the technique and its settings (before anything slow), load the task through
+lm-eval and the model, evaluate the baseline (cached per model, task and limit), apply the
+technique (training if it trains), evaluate again the same way, then measure what users ask
+about: trainable and total parameters, train time and tokens/s, peak memory (RSS on a CPU,
+``torch.cuda.max_memory_allocated`` on a GPU), adapter size on disk, generation latency, and for
+LoRA the latency merged vs unmerged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import UsageError, did_you_mean
+from advisor.train.technique import Environment, System, count_parameters
+
+LATENCY_PROMPTS = ("Write one sentence about the sea.", "Name three colours.", "What is 12 plus 7?")
+
+
+@dataclass
+class RunRequest:
+    technique: str
+    task: str
+    model: str = "smollm2-135m-instruct"
+    seed: int = 0
+    train_limit: int | None = None
+    eval_limit: int | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    merge: bool = False
+    save: Path | None = None
+    batch_size: int = 8
+    use_cache: bool = True
+    progress: bool = True
+
+
+def parse_sets(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _peak_memory(device: str) -> int:
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.max_memory_allocated())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak * (1 if sys.platform == "darwin" else 1024))
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _baseline_cache() -> Path:
+    from advisor.train.models import cache_dir
+
+    return cache_dir() / "baselines.json"
+
+
+def _read_cache(path: Path) -> dict:
+    """The baseline cache; a missing or damaged file is an empty cache (it is only a cache)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _baseline_key(model_dir: str, task: str, limit: int | None) -> str:
+    import lm_eval
+
+    stamp = ""
+    for name in ("model.safetensors", "config.json"):
+        p = Path(model_dir) / name
+        if p.exists():
+            stamp += f"{p.stat().st_size}:{int(p.stat().st_mtime)}"
+    raw = json.dumps([str(model_dir), stamp, task, limit, lm_eval.__version__])
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def latency_ms(model: Any, tokenizer: Any, new_tokens: int = 32) -> float:
+    """Mean wall time of greedy generation of ``new_tokens`` tokens for a few short prompts."""
+    import torch
+
+    from advisor.train.loop import chat_prompt
+
+    device = next(model.parameters()).device
+    times = []
+    with torch.no_grad():
+        for i, prompt in enumerate(LATENCY_PROMPTS):
+            ids = tokenizer(chat_prompt(tokenizer, prompt), return_tensors="pt").to(device)
+            started = time.perf_counter()
+            model.generate(**ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                           pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i:  # the first call warms up
+                times.append(time.perf_counter() - started)
+    return 1000 * sum(times) / len(times)
+
+
+def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
+    """Run one cell; returns the JSON-ready result (the contract of ``advisor run --json``)."""
+    if registry is None:
+        from advisor.plugins import get_registry
+
+        registry = get_registry()
+    available = registry.techniques
+    if req.technique not in available:
+        raise did_you_mean(req.technique, list(available), "technique")
+    technique = available[req.technique]
+    settings = technique.settings(req.settings)
+    tasks = registry.tasks
+    if req.task not in tasks:
+        raise did_you_mean(req.task, list(tasks), "task")
+    result: dict[str, Any] = {
+        "technique": technique.name, "kind": technique.kind, "task": req.task, "model": req.model,
+        "seed": req.seed, "status": "ok", "reason": None, "settings": settings, "metric": None, "metrics": {},
+    }
+    device = _device()
+    with tempfile.TemporaryDirectory(prefix="advisor-run-") as tmp:
+        env = Environment(device=device, workdir=Path(tmp), seed=req.seed, progress=req.progress)
+        reason = technique.skip_reason(env)
+        if reason:
+            result.update(status="skipped", reason=reason)
+            return result
+        result["metrics"] = _measure(req, technique, settings, env, result, tasks[req.task])
+    return result
+
+
+def _measure(req: RunRequest, technique: Any, settings: dict[str, Any], env: Environment,
+             result: dict[str, Any], task: Any) -> dict[str, Any]:
+    """Load, evaluate the baseline, apply the technique, evaluate again and measure."""
+    from advisor.train.evaluate import evaluate, load_task
+    from advisor.train.loop import seed_everything
+    from advisor.train.models import load_model, resolve_model
+
+    device, workdir = env.device, env.workdir
+    model_dir = resolve_model(req.model)
+    loaded = load_task(task, workdir, req.train_limit)
+    result["metric"] = loaded.primary
+    seed_everything(req.seed)
+    model, tokenizer = load_model(req.model)
+    model.to(device)
+    if device == "cuda":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+
+    metrics: dict[str, Any] = {}
+    cache_file, key = _baseline_cache(), _baseline_key(str(model_dir), req.task, req.eval_limit)
+    cache = _read_cache(cache_file) if req.use_cache else {}
+    if key in cache:
+        before = cache[key]
+        metrics["baseline_cached"] = True
+    else:
+        before = evaluate(System(model, tokenizer), loaded, req.eval_limit, req.batch_size)
+        before.pop("samples", None)
+        if req.use_cache:
+            cache = _read_cache(cache_file)  # re-read: another cell may have added to it meanwhile
+            cache[key] = before
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=cache_file.parent, suffix=".tmp", delete=False) as fh:
+                json.dump(cache, fh)
+            os.replace(fh.name, cache_file)
+    metrics["quality_before"] = before["primary"]
+
+    if getattr(technique, "loads_own_base", False) and device == "cuda":
+        import torch
+
+        model.to("cpu")  # the technique loads its own (quantised) base: free the GPU and measure that alone
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    system = technique.apply(model, tokenizer, loaded.data, settings, env)
+    apply_seconds = time.perf_counter() - started
+    after = evaluate(system, loaded, req.eval_limit, req.batch_size)
+    metrics["quality_after"] = after["primary"]
+    metrics["eval_seconds"] = after["seconds"]
+    metrics["all_after"] = after["metrics"]
+
+    trainable, total = count_parameters(system.model)
+    info = system.info
+    metrics["trainable_params"] = int(info.get("trainable_params", trainable))
+    metrics["total_params"] = int(info.get("total_params", total))
+    train = info.get("train")
+    if train:
+        metrics.update(train_time_s=train["seconds"], tokens_per_s=train["tokens_per_s"], train_steps=train["steps"],
+                       train_loss_first=train["train_loss"][0] if train["train_loss"] else None,
+                       train_loss_last=train["train_loss"][-1] if train["train_loss"] else None,
+                       val_loss=train["val_loss"])
+    else:
+        metrics["apply_seconds"] = apply_seconds
+    metrics["adapter_bytes"] = _save(system, technique, req, workdir)
+    metrics["latency_ms"] = latency_ms(system.model, tokenizer)
+    if technique.name == "lora" and hasattr(system.model, "merge_and_unload"):
+        # One adapter is best served merged into the weights: measure what merging buys.
+        merged = system.model.merge_and_unload()
+        metrics["latency_merged_ms"] = latency_ms(merged, tokenizer)
+        system.model = merged
+        if req.merge and req.save:
+            merged.save_pretrained(req.save / "merged")
+            tokenizer.save_pretrained(req.save / "merged")
+    metrics["peak_memory_bytes"] = _peak_memory(device)
+    metrics["peak_memory_kind"] = "cuda_max_allocated" if device == "cuda" else "process_max_rss"
+    metrics["device"] = device
+    return metrics
+
+
+def _save(system: System, technique: Any, req: RunRequest, workdir: Path) -> int | None:
+    """Save what the technique produced (PEFT adapters in PEFT's format); returns its size on disk."""
+    model = system.model
+    if technique.kind in ("prompting", "retrieval"):
+        return 0
+    target = (req.save / "adapter") if req.save else (workdir / "adapter")
+    if hasattr(model, "peft_config"):
+        model.save_pretrained(target)
+        if req.save:
+            system.tokenizer.save_pretrained(target)
+        return _dir_bytes(target)
+    # Non-adapter techniques change the model itself: what has to be stored is the trained tensors.
+    trained = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if not trained:  # a merge folded into the weights (SLERP): the whole model is what changed
+        trained = dict(model.named_parameters())
+    if req.save:
+        from safetensors.torch import save_file
+
+        target.mkdir(parents=True, exist_ok=True)
+        save_file({n: p.detach().cpu().contiguous() for n, p in trained.items()}, str(target / "trained.safetensors"))
+        return _dir_bytes(target)
+    return sum(p.numel() * p.element_size() for p in trained.values())

@@ -1,0 +1,252 @@
+"""The supervised fine-tuning loop shared by every trainable technique.
+
+One loop for LoRA, IA3, prompt/prefix tuning, BitFit, partial and full fine-tuning: the technique
+decides which parameters are trainable, this module trains them. It is a plain PyTorch loop (no
+``transformers.Trainer``) so that it stays small, measurable and exactly comparable with a
+hand-written PEFT loop (``benchmarks/perf/train_speed.py``).
+
+Settings (``TrainConfig``): learning rate, epochs or max steps, batch size with gradient
+accumulation, prompt-loss weight (0 masks the prompt tokens), gradient checkpointing, bf16
+autocast on a GPU, the seed, and a validation split whose loss is recorded with the train loss.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    learning_rate: float = 2e-4
+    epochs: int = 1
+    max_steps: int = 0
+    batch_size: int = 8
+    grad_accum: int = 1
+    prompt_loss_weight: float = 0.0
+    gradient_checkpointing: bool = False
+    max_length: int = 384
+    val_fraction: float = 0.1
+    warmup_steps: int = 5
+    seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], seed: int = 0) -> TrainConfig:
+        keys = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in settings.items() if k in keys}, seed=seed)
+
+
+#: settings every trainable technique accepts (``advisor run --set key=value``), with their defaults
+TRAIN_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f.name != "seed"}
+
+
+@dataclass
+class TrainStats:
+    steps: int = 0
+    examples: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["tokens_per_s"] = self.tokens_per_s
+        return d
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def chat_prompt(tokenizer: Any, prompt: str) -> str:
+    """The prompt as the evaluation renders it: through the chat template when the model has one."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                             add_generation_prompt=True)
+    return prompt
+
+
+def encode_examples(tokenizer: Any, rows: list[dict[str, str]], max_length: int) -> list[tuple[list[int], list[int]]]:
+    """(token ids, prompt length) per row: the chat-templated prompt, then the target and EOS."""
+    eos = tokenizer.eos_token or ""
+    out = []
+    for row in rows:
+        prompt_ids = tokenizer(chat_prompt(tokenizer, row["prompt"]), add_special_tokens=False)["input_ids"]
+        target_ids = tokenizer(row["target"] + eos, add_special_tokens=False)["input_ids"]
+        ids = (prompt_ids + target_ids)[-max_length:]  # keep the target; cut the prompt's start
+        out.append((ids, max(0, len(ids) - len(target_ids))))
+    return out
+
+
+def _batch(examples: list[tuple[list[int], list[int]]], pad_id: int, prompt_weight: float, device: Any):
+    import torch
+
+    width = max(len(ids) for ids, _ in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    weights = torch.zeros((len(examples), width), dtype=torch.float32)
+    for i, (row, n_prompt) in enumerate(examples):
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+        weights[i, :n_prompt] = prompt_weight
+        weights[i, n_prompt : len(row)] = 1.0
+    return ids.to(device), mask.to(device), weights.to(device)
+
+
+def weighted_loss(model: Any, ids: Any, mask: Any, weights: Any) -> Any:
+    """Next-token cross-entropy, each target token weighted (prompt tokens by the prompt-loss weight)."""
+    import torch
+    import torch.nn.functional as F
+
+    logits = model(input_ids=ids, attention_mask=mask).logits
+    if logits.shape[1] > ids.shape[1]:  # prompt tuning prepends virtual tokens
+        logits = logits[:, -ids.shape[1] :]
+    if logits.dtype != torch.float32:
+        logits = logits.float()
+    # Shift the targets rather than the logits: no copy of the (batch x length x vocabulary) tensor.
+    target = torch.cat([ids[:, 1:], ids[:, :1]], dim=1)
+    w = torch.cat([weights[:, 1:], torch.zeros_like(weights[:, :1])], dim=1)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
+    return (loss * w.reshape(-1)).sum() / w.sum().clamp_min(1e-8)
+
+
+def train(model: Any, tokenizer: Any, rows: list[dict[str, str]], cfg: TrainConfig, env: Any = None) -> TrainStats:
+    """Train ``model``'s trainable parameters on ``rows`` ({"prompt", "target"}); returns the stats."""
+    import torch
+
+    device = next(model.parameters()).device
+    cuda = device.type == "cuda"
+    seed_everything(cfg.seed)
+    rows = list(rows)
+    random.Random(cfg.seed).shuffle(rows)
+    n_val = min(32, int(len(rows) * cfg.val_fraction)) if len(rows) >= 10 else 0
+    val_rows, train_rows = rows[:n_val], rows[n_val:]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    train_ex = encode_examples(tokenizer, train_rows, cfg.max_length)
+    val_ex = encode_examples(tokenizer, val_rows, cfg.max_length)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise RuntimeError("the technique left no trainable parameters")
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "enable_input_require_grads"):
+            model.enable_input_require_grads()
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
+    per_epoch = math.ceil(len(train_ex) / (cfg.batch_size * cfg.grad_accum))
+    total_steps = cfg.max_steps or per_epoch * cfg.epochs
+    warmup = min(cfg.warmup_steps, max(total_steps // 10, 1))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / max(total_steps, 1)) + 1e-3)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else _null()
+
+    stats = TrainStats()
+    model.train()
+    progress = _progress(total_steps, getattr(env, "progress", True))
+    started = time.perf_counter()
+    order = list(range(len(train_ex)))
+    rng = random.Random(cfg.seed)
+    step = 0
+    with progress:
+        task_id = progress.add_task("training", total=total_steps) if hasattr(progress, "add_task") else None
+        while step < total_steps:
+            rng.shuffle(order)
+            batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+            for start in range(0, len(batches), cfg.grad_accum):
+                group = batches[start : start + cfg.grad_accum]
+                optimizer.zero_grad(set_to_none=True)
+                step_loss = 0.0
+                for idx in group:
+                    ids, mask, w = _batch([train_ex[i] for i in idx], pad_id, cfg.prompt_loss_weight, device)
+                    with autocast:
+                        loss = weighted_loss(model, ids, mask, w) / len(group)
+                    loss.backward()
+                    step_loss += loss.detach().item()
+                    stats.tokens += int(mask.sum())
+                    stats.examples += len(idx)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                stats.train_loss.append(step_loss)
+                if task_id is not None:
+                    progress.update(task_id, advance=1, description=f"training loss {step_loss:.3f}")
+                if step >= total_steps:
+                    break
+            if val_ex:  # not counted in the training time
+                paused = time.perf_counter()
+                stats.val_loss.append((step, evaluate_loss(model, val_ex, pad_id, cfg, autocast)))
+                started += time.perf_counter() - paused
+    if cuda:
+        torch.cuda.synchronize()
+    stats.seconds = time.perf_counter() - started
+    stats.steps = step
+    model.eval()
+    return stats
+
+
+def evaluate_loss(model: Any, examples: list, pad_id: int, cfg: TrainConfig, autocast: Any) -> float:
+    import torch
+
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(examples), cfg.batch_size):
+            ids, mask, w = _batch(examples[i : i + cfg.batch_size], pad_id, 0.0, next(model.parameters()).device)
+            with autocast:
+                total += float(weighted_loss(model, ids, mask, w)) * len(ids)
+    model.train()
+    return total / len(examples)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _progress(total: int, show: bool):
+    if not show:
+        return _null()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+class TrainableTechnique:
+    """Mixin for techniques that train: ``prepare`` makes some parameters trainable, the shared loop
+    trains them. Subclasses (with ``advisor.train.technique.Technique``) implement ``prepare`` only.
+    """
+
+    def prepare(self, model: Any, settings: dict[str, Any], env: Any) -> Any:
+        raise NotImplementedError
+
+    def apply(self, model: Any, tokenizer: Any, task: Any, settings: dict[str, Any], env: Any):
+        from advisor.train.technique import System, count_parameters
+
+        if not task.train:
+            from advisor.errors import UsageError
+
+            raise UsageError(f"task {task.name!r} has no training split: {self.name} needs one")
+        model = self.prepare(model, settings, env)
+        trainable, total = count_parameters(model)
+        stats = train(model, tokenizer, task.train, TrainConfig.from_settings(settings, env.seed), env)
+        return System(model, tokenizer, info={"trainable_params": trainable, "total_params": total,
+                                              "train": stats.to_json()})

@@ -1,0 +1,1 @@
+"""Built-in log readers: lm-evaluation-harness, generic JSONL/CSV, promptfoo."""
