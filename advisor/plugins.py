@@ -53,7 +53,10 @@ BUILTIN_PATHS: dict[str, str] = {
 DEFAULT_PLUGINS: tuple[str, ...] = tuple(BUILTIN_PATHS)
 
 #: Built-ins without which diagnosis gives no verdicts or no advice: blocking them earns a warning.
-ESSENTIAL = {"advisor_plugins.detectors": "the failure detectors", "advisor_plugins.rules": "the default rules"}
+ESSENTIAL = {
+    "advisor_plugins.detectors": "the failure detectors",
+    "advisor_plugins.rules": "the default rules",
+}
 
 #: Which path of the product each hook feeds (for third-party plugins in ``advisor plugins``).
 HOOK_PATHS = {
@@ -92,8 +95,10 @@ def get_plugin_manager(
         except AdvisorError:
             raise
         except Exception as exc:  # an installed plugin that does not import: say so in one line
-            raise PluginError(f"an installed plugin (entry-point group {ENTRY_POINT_GROUP!r}) failed to load: "
-                              f"{type(exc).__name__}: {exc}") from exc
+            raise PluginError(
+                f"an installed plugin (entry-point group {ENTRY_POINT_GROUP!r}) failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
     for module_name in builtins:
         if pm.is_blocked(module_name):
             continue
@@ -125,12 +130,16 @@ class Registry:
         from advisor.train.technique import Technique
 
         def check(obj: Any) -> str | None:
-            return None if isinstance(obj, Technique) else "is not an instance of an advisor.Technique subclass"
+            return (
+                None if isinstance(obj, Technique) else "is not an instance of an advisor.Technique subclass"
+            )
 
         found = self._named("advisor_register_techniques", "technique", check)
         order = {kind: i for i, kind in enumerate(KIND_ORDER)}
         names = list(found)
-        return dict(sorted(found.items(), key=lambda kv: (order.get(kv[1].kind, len(order)), names.index(kv[0]))))
+        return dict(
+            sorted(found.items(), key=lambda kv: (order.get(kv[1].kind, len(order)), names.index(kv[0])))
+        )
 
     @cached_property
     def tasks(self) -> dict[str, Task]:
@@ -144,8 +153,10 @@ class Registry:
 
             def register(source: Any, _plugin: str = plugin) -> None:
                 if not is_rule_source(source):
-                    raise PluginError(f"plugin {_plugin!r} registered rules that are neither a TOML path nor a "
-                                      f"list of rule dictionaries: {source!r}")
+                    raise PluginError(
+                        f"plugin {_plugin!r} registered rules that are neither a TOML path nor a "
+                        f"list of rule dictionaries: {source!r}"
+                    )
                 sources.append((_plugin, source))
 
             call(register=register)
@@ -174,16 +185,22 @@ class Registry:
                 continue
             dist = dists.get(id(plugin))
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-            path = BUILTIN_PATHS.get(name) or ", ".join(dict.fromkeys(HOOK_PATHS.get(h, "cli") for h in hooks))
-            rows.append({
-                "name": name,
-                "path": path,
-                "builtin": name in BUILTIN_PATHS,
-                "distribution": f"{dist.project_name} {dist.version}" if dist else None,
-                "hooks": hooks,
-            })
+            path = BUILTIN_PATHS.get(name) or ", ".join(
+                dict.fromkeys(HOOK_PATHS.get(h, "cli") for h in hooks)
+            )
+            rows.append(
+                {
+                    "name": name,
+                    "path": path,
+                    "builtin": name in BUILTIN_PATHS,
+                    "distribution": f"{dist.project_name} {dist.version}" if dist else None,
+                    "hooks": hooks,
+                }
+            )
         order = ["diagnose", "memory", "train", "train, bench", "bench"]
-        rows.sort(key=lambda r: (not r["builtin"], order.index(r["path"]) if r["path"] in order else len(order)))
+        rows.sort(
+            key=lambda r: (not r["builtin"], order.index(r["path"]) if r["path"] in order else len(order))
+        )
         return rows
 
     # -- machinery -------------------------------------------------------------------------------
@@ -219,8 +236,11 @@ class Registry:
                 if not name or not isinstance(name, str):
                     raise PluginError(f"plugin {_plugin!r} registered a {what} without a name: {obj!r}")
                 if name in found:
-                    who = f"plugins {owner[name]!r} and {_plugin!r} both" if owner[name] != _plugin \
+                    who = (
+                        f"plugins {owner[name]!r} and {_plugin!r} both"
+                        if owner[name] != _plugin
                         else f"plugin {_plugin!r} twice"
+                    )
                     raise PluginError(f"{who} register a {what} named {name!r}")
                 found[name] = obj
                 owner[name] = _plugin
@@ -244,8 +264,9 @@ def _guarded(impl: Any, hook_name: str) -> Callable[..., Any]:
         except AdvisorError:
             raise
         except Exception as exc:
-            raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: "
-                              f"{type(exc).__name__}: {exc}") from exc
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     return call
 
@@ -265,4 +286,3 @@ def set_registry(registry: Registry | None) -> None:
     """Replace the process's registry (tests; embedding applications); None rebuilds it on next use."""
     global _REGISTRY
     _REGISTRY = registry
-

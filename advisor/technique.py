@@ -10,7 +10,10 @@ import warnings
 from advisor.train.technique import *  # noqa: F403
 from advisor.train.technique import KINDS, Environment, System, TaskData, Technique, coerce, count_parameters
 
-warnings.warn("advisor.technique is deprecated: import Technique, System, ... from advisor", DeprecationWarning,
-              stacklevel=2)
+warnings.warn(
+    "advisor.technique is deprecated: import Technique, System, ... from advisor",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 __all__ = ["KINDS", "Environment", "System", "TaskData", "Technique", "coerce", "count_parameters"]

@@ -9,15 +9,18 @@ import warnings
 
 from advisor.train.loop import *  # noqa: F403
 from advisor.train.loop import (
-              TRAIN_DEFAULTS,
-              TrainableTechnique,
-              TrainConfig,
-              TrainStats,
-              seed_everything,
-              train,
+    TRAIN_DEFAULTS,
+    TrainableTechnique,
+    TrainConfig,
+    TrainStats,
+    seed_everything,
+    train,
 )
 
-warnings.warn("advisor.training is deprecated: import TrainableTechnique, TrainConfig, ... from advisor",
-              DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "advisor.training is deprecated: import TrainableTechnique, TrainConfig, ... from advisor",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 __all__ = ["TRAIN_DEFAULTS", "TrainConfig", "TrainStats", "TrainableTechnique", "seed_everything", "train"]

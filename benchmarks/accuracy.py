@@ -60,8 +60,14 @@ def evaluate(log: Path, labels: Path | None = None) -> dict:
     none_all = sum(1 for g, _, _ in pairs if g == "none")
     confusion = Counter((g, p) for g, p, _ in pairs)
     errors = [(g, p, r) for g, p, r in pairs if g != p]
-    return {"n": len(pairs), "scores": scores, "macro_f1": macro, "none_correct": (none_ok, none_all),
-            "confusion": confusion, "errors": errors}
+    return {
+        "n": len(pairs),
+        "scores": scores,
+        "macro_f1": macro,
+        "none_correct": (none_ok, none_all),
+        "confusion": confusion,
+        "errors": errors,
+    }
 
 
 def main() -> None:
@@ -71,14 +77,20 @@ def main() -> None:
     ap.add_argument("--errors", action="store_true", help="print the misclassified samples")
     args = ap.parse_args()
     res = evaluate(args.log, args.labels)
-    print(f"{res['n']} labelled samples; passed samples labelled none and diagnosed none: "
-          f"{res['none_correct'][0]}/{res['none_correct'][1]}")
+    print(
+        f"{res['n']} labelled samples; passed samples labelled none and diagnosed none: "
+        f"{res['none_correct'][0]}/{res['none_correct'][1]}"
+    )
     for cls, s in res["scores"].items():
-        print(f"  {cls:<10} precision {s['precision']:.2f}  recall {s['recall']:.2f}  F1 {s['f1']:.2f}  (n={s['support']})")
+        print(
+            f"  {cls:<10} precision {s['precision']:.2f}  recall {s['recall']:.2f}  F1 {s['f1']:.2f}  (n={s['support']})"
+        )
     print(f"macro-F1 over the failure classes: {res['macro_f1']:.3f}")
     if args.errors:
         for gold, pred, r in res["errors"]:
-            print(f"- gold {gold} / got {pred}: {r.task} {r.id or r.line} out={r.output[:80]!r} ref={(r.reference or '')[:40]!r}")
+            print(
+                f"- gold {gold} / got {pred}: {r.task} {r.id or r.line} out={r.output[:80]!r} ref={(r.reference or '')[:40]!r}"
+            )
 
 
 if __name__ == "__main__":

@@ -22,13 +22,30 @@ import signal
 import sys
 import time
 
-KINDS = {"prompting": "prompting", "few-shot": "prompting", "bm25-rag": "retrieval",
-         "embedding-rag": "retrieval", "full-ft": "full", "partial-ft": "full"}
-TRAINABLE = {"lora": 460_800, "ia3": 13_824, "prompt-tuning": 11_520, "qlora": 460_800,
-             "full-ft": 134_515_008, "bitfit": 50_000}
+KINDS = {
+    "prompting": "prompting",
+    "few-shot": "prompting",
+    "bm25-rag": "retrieval",
+    "embedding-rag": "retrieval",
+    "full-ft": "full",
+    "partial-ft": "full",
+}
+TRAINABLE = {
+    "lora": 460_800,
+    "ia3": 13_824,
+    "prompt-tuning": 11_520,
+    "qlora": 460_800,
+    "full-ft": 134_515_008,
+    "bitfit": 50_000,
+}
 BASE_QUALITY = {"fictional_qa": 0.05, "json_extract": 0.20, "instruction_following": 0.30}
-GAIN = {("bm25-rag", "fictional_qa"): 0.55, ("lora", "json_extract"): 0.45, ("few-shot", "json_extract"): 0.25,
-        ("lora", "fictional_qa"): 0.05, ("bm25-rag", "json_extract"): 0.0}
+GAIN = {
+    ("bm25-rag", "fictional_qa"): 0.55,
+    ("lora", "json_extract"): 0.45,
+    ("few-shot", "json_extract"): 0.25,
+    ("lora", "fictional_qa"): 0.05,
+    ("bm25-rag", "json_extract"): 0.0,
+}
 
 
 def _matches(env: str, technique: str, task: str) -> float | None:
@@ -89,12 +106,22 @@ def main() -> int:
     }
     skipped = mode == "skip"
     print("loading model... (libraries print to stdout too)")
-    print(json.dumps({
-        "technique": args.technique, "kind": KINDS.get(args.technique, "peft"), "task": args.task,
-        "model": args.model, "seed": args.seed, "status": "skipped" if skipped else "ok",
-        "reason": "needs CUDA" if skipped else None, "settings": settings,
-        "metric": "exact_match,flexible-extract", "metrics": {} if skipped else metrics,
-    }))
+    print(
+        json.dumps(
+            {
+                "technique": args.technique,
+                "kind": KINDS.get(args.technique, "peft"),
+                "task": args.task,
+                "model": args.model,
+                "seed": args.seed,
+                "status": "skipped" if skipped else "ok",
+                "reason": "needs CUDA" if skipped else None,
+                "settings": settings,
+                "metric": "exact_match,flexible-extract",
+                "metrics": {} if skipped else metrics,
+            }
+        )
+    )
     return 0
 
 

@@ -14,10 +14,13 @@ from accuracy import evaluate  # noqa: E402
 DATA = ROOT / "tests" / "data"
 
 
-@pytest.mark.parametrize("log, labels", [
-    (DATA / "labelled_generic.jsonl", None),
-    (DATA / "labelled_lmeval", DATA / "labelled_lmeval_labels.jsonl"),
-])
+@pytest.mark.parametrize(
+    "log, labels",
+    [
+        (DATA / "labelled_generic.jsonl", None),
+        (DATA / "labelled_lmeval", DATA / "labelled_lmeval_labels.jsonl"),
+    ],
+)
 def test_macro_f1_and_passed_samples(log, labels):
     res = evaluate(log, labels)
     assert res["n"] >= 100

@@ -27,16 +27,26 @@ def store(tmp_path, monkeypatch):
 
 def add_run(store: Store, name: str, cells: dict[tuple[str, str, int], dict], suite: str = "smoke"):
     """cells: (technique, task, seed) -> metrics, or {"status": ..., "error": ...}."""
-    run = store.create_run(name=name, suite=suite, git_commit="c0ffee", packages={}, hardware={"cpus": 2},
-                           host="ci")
+    run = store.create_run(
+        name=name, suite=suite, git_commit="c0ffee", packages={}, hardware={"cpus": 2}, host="ci"
+    )
     for (technique, task, seed), metrics in cells.items():
         metrics = dict(metrics)
         status = CellStatus(metrics.pop("status", "ok"))
         error = metrics.pop("error", None)
         start = now()
-        store.record_cell(run.run_id, Cell(model=MODEL, task=task, technique=technique, seed=seed),
-                          CellOutcome(status, start, start + timedelta(seconds=2), error=error, metrics=metrics,
-                                      kind="peft" if technique == "lora" else "retrieval"))
+        store.record_cell(
+            run.run_id,
+            Cell(model=MODEL, task=task, technique=technique, seed=seed),
+            CellOutcome(
+                status,
+                start,
+                start + timedelta(seconds=2),
+                error=error,
+                metrics=metrics,
+                kind="peft" if technique == "lora" else "retrieval",
+            ),
+        )
     store.finish_run(run.run_id)
     return run
 
@@ -44,11 +54,20 @@ def add_run(store: Store, name: str, cells: dict[tuple[str, str, int], dict], su
 def base(quality=0.6, time_s=30.0, memory=2e9, seeds=(0,), **extra):
     out = {}
     for i, seed in enumerate(seeds):
-        out[("lora", "json_extract", seed)] = {"quality_before": 0.2, "quality_after": quality + 0.01 * i,
-                                               "train_time_s": time_s + i, "peak_memory_bytes": memory + 1e7 * i,
-                                               "trainable_params": 460_800, **extra}
-        out[("bm25-rag", "fictional_qa", seed)] = {"quality_before": 0.05, "quality_after": 0.7,
-                                                   "peak_memory_bytes": 1.5e9, "trainable_params": 0}
+        out[("lora", "json_extract", seed)] = {
+            "quality_before": 0.2,
+            "quality_after": quality + 0.01 * i,
+            "train_time_s": time_s + i,
+            "peak_memory_bytes": memory + 1e7 * i,
+            "trainable_params": 460_800,
+            **extra,
+        }
+        out[("bm25-rag", "fictional_qa", seed)] = {
+            "quality_before": 0.05,
+            "quality_after": 0.7,
+            "peak_memory_bytes": 1.5e9,
+            "trainable_params": 0,
+        }
     return out
 
 
@@ -141,9 +160,18 @@ def test_list(store):
 
 def test_report_writes_markdown_and_self_contained_html(store, tmp_path):
     cells = base(seeds=(0, 1))
-    cells[("prompting", "json_extract", 0)] = {"quality_before": 0.2, "quality_after": 0.3, "trainable_params": 0}
-    cells[("lora", "fictional_qa", 0)] = {"quality_before": 0.05, "quality_after": 0.1, "trainable_params": 460_800,
-                                          "train_time_s": 28.0, "peak_memory_bytes": 2.2e9}
+    cells[("prompting", "json_extract", 0)] = {
+        "quality_before": 0.2,
+        "quality_after": 0.3,
+        "trainable_params": 0,
+    }
+    cells[("lora", "fictional_qa", 0)] = {
+        "quality_before": 0.05,
+        "quality_after": 0.1,
+        "trainable_params": 460_800,
+        "train_time_s": 28.0,
+        "peak_memory_bytes": 2.2e9,
+    }
     cells[("qlora", "json_extract", 0)] = {"status": "skipped", "error": "needs CUDA"}
     add_run(store, "a", cells)
     out = tmp_path / "report"

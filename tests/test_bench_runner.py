@@ -39,7 +39,9 @@ eval_limit = 4
 settings = { r = 8 }
 """
 
-TROUBLE = SUITE + """
+TROUBLE = (
+    SUITE
+    + """
 [techniques.full-ft]
 tasks = ["json_extract"]
 settings = { mode = "crash" }
@@ -65,6 +67,7 @@ settings = { mode = "exit3" }
 tasks = ["json_extract"]
 settings = { mode = "garbage" }
 """
+)
 
 
 def fake_command(cell: Cell) -> list[str]:
@@ -101,6 +104,7 @@ def run_json(*args) -> dict:
 
 # -- suites ---------------------------------------------------------------------------------------------------
 
+
 def test_suite_expands_the_matrix_with_overrides(tmp_path):
     suite = load_suite(write(tmp_path, TROUBLE))
     assert suite.name == "mini" and len(suite.cells) == 12
@@ -112,32 +116,64 @@ def test_suite_expands_the_matrix_with_overrides(tmp_path):
 
 def test_config_hash_is_stable_and_covers_only_the_configuration():
     a = Cell(model="m", task="t", technique="lora", seed=0, settings={"r": 8, "lr": 0.1}, time_limit_s=5)
-    b = Cell(model="m", task="t", technique="lora", seed=0, settings={"lr": 0.1, "r": 8}, time_limit_s=99,
-             model_path="/elsewhere", gpus=4)
+    b = Cell(
+        model="m",
+        task="t",
+        technique="lora",
+        seed=0,
+        settings={"lr": 0.1, "r": 8},
+        time_limit_s=99,
+        model_path="/elsewhere",
+        gpus=4,
+    )
     assert a.config_hash == b.config_hash and len(a.config_hash) == 64
-    assert a.config_hash != Cell(model="m", task="t", technique="lora", seed=1, settings=a.settings).config_hash
-    assert a.config_hash != Cell(model="m", task="t", technique="lora", seed=0, settings={"r": 16}).config_hash
+    assert (
+        a.config_hash != Cell(model="m", task="t", technique="lora", seed=1, settings=a.settings).config_hash
+    )
+    assert (
+        a.config_hash != Cell(model="m", task="t", technique="lora", seed=0, settings={"r": 16}).config_hash
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    ("models = [", "not valid TOML"),
-    ('models = ["m"]\ntasks = ["json_extract"]\n[techniques.lora]\nsettngs = {}', "did you mean 'settings'"),
-    ('models = ["m"]\ntasks = ["json_extract"]\n[techniques.lorra]', "unknown technique 'lorra'; did you mean 'lora'"),
-    ('tasks = ["json_extract"]\n[techniques.lora]', "'models' is required"),
-    ('models = ["m"]\ntasks = ["json_extract"]', "at least one"),
-    ('models = ["m"]\ntasks = ["json_extrct"]\n[techniques.lora]', "did you mean 'json_extract'"),
-    ('models = ["m"]\ntasks = ["json_extract"]\ntime_limit_s = -1\n[techniques.lora]', "positive number"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("models = [", "not valid TOML"),
+        (
+            'models = ["m"]\ntasks = ["json_extract"]\n[techniques.lora]\nsettngs = {}',
+            "did you mean 'settings'",
+        ),
+        (
+            'models = ["m"]\ntasks = ["json_extract"]\n[techniques.lorra]',
+            "unknown technique 'lorra'; did you mean 'lora'",
+        ),
+        ('tasks = ["json_extract"]\n[techniques.lora]', "'models' is required"),
+        ('models = ["m"]\ntasks = ["json_extract"]', "at least one"),
+        ('models = ["m"]\ntasks = ["json_extrct"]\n[techniques.lora]', "did you mean 'json_extract'"),
+        ('models = ["m"]\ntasks = ["json_extract"]\ntime_limit_s = -1\n[techniques.lora]', "positive number"),
+    ],
+)
 def test_bad_suites_are_input_errors(tmp_path, text, message):
     with pytest.raises(InputError, match=message):
         load_suite(write(tmp_path, text))
 
 
 def test_bundled_suites_load():
-    sizes = {name: len(load_suite(name).cells) for name in ("smoke", "quick", "nightly")}  # every-technique: tests/test_suite_settings.py
+    sizes = {
+        name: len(load_suite(name).cells) for name in ("smoke", "quick", "nightly")
+    }  # every-technique: tests/test_suite_settings.py
     assert sizes["smoke"] < sizes["quick"] < sizes["nightly"]
     quick = {c.technique for c in load_suite("quick").cells}
-    assert {"prompting", "few-shot", "bm25-rag", "embedding-rag", "lora", "ia3", "prompt-tuning", "full-ft"} <= quick
+    assert {
+        "prompting",
+        "few-shot",
+        "bm25-rag",
+        "embedding-rag",
+        "lora",
+        "ia3",
+        "prompt-tuning",
+        "full-ft",
+    } <= quick
     with pytest.raises(UsageError, match="did you mean 'smoke'"):
         load_suite("smok")
 
@@ -156,29 +192,62 @@ def test_shards_split_deterministically_and_completely(tmp_path):
 
 # -- cell commands and outcomes ---------------------------------------------------------------------------------
 
+
 def test_cell_command_follows_the_contract():
-    cell = Cell(model="smollm2-135m-instruct", task="json_extract", technique="lora", seed=2,
-                settings={"train_limit": 8, "r": 8, "fused": True, "modules": ["q", "v"], "name": "x"})
+    cell = Cell(
+        model="smollm2-135m-instruct",
+        task="json_extract",
+        technique="lora",
+        seed=2,
+        settings={"train_limit": 8, "r": 8, "fused": True, "modules": ["q", "v"], "name": "x"},
+    )
     command = REAL_CELL_COMMAND(cell)
-    assert command[command.index("run") + 1:] == [
-        "--technique", "lora", "--task", "json_extract", "--model", "smollm2-135m-instruct", "--seed", "2",
-        "--set", "fused=true", "--set", 'modules=["q","v"]', "--set", "name=x", "--set", "r=8",
-        "--train-limit", "8", "--json"]
-    multi = REAL_CELL_COMMAND(Cell(model="m", task="t", technique="full-ft", seed=0, model_path="/models/8b",
-                                     gpus=4))
+    assert command[command.index("run") + 1 :] == [
+        "--technique",
+        "lora",
+        "--task",
+        "json_extract",
+        "--model",
+        "smollm2-135m-instruct",
+        "--seed",
+        "2",
+        "--set",
+        "fused=true",
+        "--set",
+        'modules=["q","v"]',
+        "--set",
+        "name=x",
+        "--set",
+        "r=8",
+        "--train-limit",
+        "8",
+        "--json",
+    ]
+    multi = REAL_CELL_COMMAND(
+        Cell(model="m", task="t", technique="full-ft", seed=0, model_path="/models/8b", gpus=4)
+    )
     assert Path(multi[0]).name == "accelerate" and multi[1:4] == ["launch", "--num_processes", "4"]
     assert multi[multi.index("--model") + 1] == "/models/8b"
 
 
-@pytest.mark.parametrize("rc, stdout, stderr, status, error", [
-    (-9, "", "", "killed", "killed by SIGKILL (out of memory?)"),
-    (137, "", "", "killed", "killed by SIGKILL"),
-    (-15, "", "", "killed", "killed by SIGTERM"),
-    (2, "", "Traceback...\nValueError: bad model\n", "failed", "exit code 2: Traceback...\nValueError: bad model"),
-    (0, "hello\n", "", "failed", "no JSON result"),
-    (0, '{"status": "weird"}', "", "failed", "status 'weird'"),
-    (0, 'log line\n{"status": "skipped", "reason": "needs CUDA"}\n', "", "skipped", "needs CUDA"),
-])
+@pytest.mark.parametrize(
+    "rc, stdout, stderr, status, error",
+    [
+        (-9, "", "", "killed", "killed by SIGKILL (out of memory?)"),
+        (137, "", "", "killed", "killed by SIGKILL"),
+        (-15, "", "", "killed", "killed by SIGTERM"),
+        (
+            2,
+            "",
+            "Traceback...\nValueError: bad model\n",
+            "failed",
+            "exit code 2: Traceback...\nValueError: bad model",
+        ),
+        (0, "hello\n", "", "failed", "no JSON result"),
+        (0, '{"status": "weird"}', "", "failed", "status 'weird'"),
+        (0, 'log line\n{"status": "skipped", "reason": "needs CUDA"}\n', "", "skipped", "needs CUDA"),
+    ],
+)
 def test_outcomes(rc, stdout, stderr, status, error):
     out = runner.interpret(rc, stdout, stderr, started=now(), ended=now())
     assert out.status.value == status and error in out.error
@@ -213,7 +282,10 @@ def test_twice_then_compare_then_a_degraded_metric_fails(tmp_path, monkeypatch):
     run_json(suite)
     worse = invoke("compare", "--json")
     assert worse.exit_code == 1
-    assert "regression: lora on json_extract (smollm2-135m-instruct): quality_after 0.650 -> 0.350" in worse.stderr
+    assert (
+        "regression: lora on json_extract (smollm2-135m-instruct): quality_after 0.650 -> 0.350"
+        in worse.stderr
+    )
     report = json.loads(worse.stdout)
     assert [r["cell"] for r in report["regressions"]] == ["lora on json_extract (smollm2-135m-instruct)"]
 
@@ -222,9 +294,11 @@ def test_resume_after_kill_9_finishes_without_duplicates(tmp_path):
     suite = write(tmp_path, SUITE.replace("seeds = [0]", "seeds = [0, 1]"))  # 12 cells
     db = tmp_path / "bench.db"
     log = tmp_path / "calls.log"
-    script = (f"import sys; import advisor.bench.runner as r; sys.path.insert(0, {str(FAKE_CELL.parent)!r}); "
-              f"from test_bench_runner import fake_command; r.cell_command = fake_command; "
-              f"from advisor.cli.bench import bench; bench(['run', {str(suite)!r}, '--quiet'])")
+    script = (
+        f"import sys; import advisor.bench.runner as r; sys.path.insert(0, {str(FAKE_CELL.parent)!r}); "
+        f"from test_bench_runner import fake_command; r.cell_command = fake_command; "
+        f"from advisor.cli.bench import bench; bench(['run', {str(suite)!r}, '--quiet'])"
+    )
     env = {**os.environ, "FAKE_CELL_SLEEP": "0.3", "FAKE_CELL_LOG": str(log)}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
@@ -265,7 +339,9 @@ def test_shards_fill_one_named_run(tmp_path):
 
 
 def test_retry_failed_reruns_only_the_failures(tmp_path, monkeypatch):
-    suite = write(tmp_path, SUITE + '\n[techniques.full-ft]\ntasks = ["json_extract"]\nsettings = { mode = "crash" }\n')
+    suite = write(
+        tmp_path, SUITE + '\n[techniques.full-ft]\ntasks = ["json_extract"]\nsettings = { mode = "crash" }\n'
+    )
     run_json(suite)
     log = tmp_path / "calls.log"
     monkeypatch.setenv("FAKE_CELL_LOG", str(log))
@@ -275,10 +351,12 @@ def test_retry_failed_reruns_only_the_failures(tmp_path, monkeypatch):
 
 def test_usage_errors_are_one_line_exit_2(tmp_path):
     suite = write(tmp_path, SUITE)
-    for args, message in ((["run", suite, "--shard", "5/2"], "--shard 5/2"),
-                          (["run", tmp_path / "missing.toml"], "does not exist"),
-                          (["compare", "7", "8"], "unknown run '7'"),
-                          (["report", "x", "--out", tmp_path / "r"], "unknown run 'x'")):
+    for args, message in (
+        (["run", suite, "--shard", "5/2"], "--shard 5/2"),
+        (["run", tmp_path / "missing.toml"], "does not exist"),
+        (["compare", "7", "8"], "unknown run '7'"),
+        (["report", "x", "--out", tmp_path / "r"], "unknown run 'x'"),
+    ):
         result = invoke(*args)
         assert result.exit_code == 2 and result.stderr.startswith("error: ") and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
@@ -298,6 +376,9 @@ def test_the_default_store_is_results_db_in_the_working_directory(tmp_path, monk
 
 
 def test_parse_suite_without_plugin_lookups():
-    suite = parse_suite({"name": "x", "models": ["m"], "tasks": ["anything"], "techniques": {"mine": {}}},
-                        known_techniques=set(), known_tasks=set())
+    suite = parse_suite(
+        {"name": "x", "models": ["m"], "tasks": ["anything"], "techniques": {"mine": {}}},
+        known_techniques=set(),
+        known_tasks=set(),
+    )
     assert [(c.technique, c.task, c.seed) for c in suite.cells] == [("mine", "anything", 0)]

@@ -40,8 +40,10 @@ def db_url(request, tmp_path):
         return
     server = os.environ.get(PG_ENV)
     if not server:
-        pytest.skip(f"{PG_ENV} is not set: no PostgreSQL server to test against "
-                    "(start one with: eval \"$(benchmarks/ci_postgres.sh start)\")")
+        pytest.skip(
+            f"{PG_ENV} is not set: no PostgreSQL server to test against "
+            '(start one with: eval "$(benchmarks/ci_postgres.sh start)")'
+        )
     name = f"advisor_t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -62,14 +64,23 @@ def store(db_url):
 
 
 def make_run(store: Store, name: str = "r1", suite: str = "smoke"):
-    return store.create_run(name=name, suite=suite, git_commit="abc", packages={"torch": "2.5"},
-                            hardware={"cpus": 2}, host="ci")
+    return store.create_run(
+        name=name, suite=suite, git_commit="abc", packages={"torch": "2.5"}, hardware={"cpus": 2}, host="ci"
+    )
 
 
 def outcome(status=CellStatus.ok, **metrics) -> CellOutcome:
     start = now()
-    return CellOutcome(status, start, start + timedelta(seconds=3), kind="peft", quality_metric="exact_match",
-                       metrics=metrics, host="ci", error=None if status == CellStatus.ok else "boom")
+    return CellOutcome(
+        status,
+        start,
+        start + timedelta(seconds=3),
+        kind="peft",
+        quality_metric="exact_match",
+        metrics=metrics,
+        host="ci",
+        error=None if status == CellStatus.ok else "boom",
+    )
 
 
 def test_migrations_create_exactly_the_models_schema(store):
@@ -95,7 +106,9 @@ def test_schema_version_has_one_row(store):
 def test_a_cell_and_its_metrics_are_stored_once(store):
     run = make_run(store)
     cell = Cell(model="m", task="json_extract", technique="lora", seed=0, settings={"r": 8})
-    assert store.record_cell(run.run_id, cell, outcome(quality_after=0.5, peak_memory_bytes=2e9, train_time_s=3.0))
+    assert store.record_cell(
+        run.run_id, cell, outcome(quality_after=0.5, peak_memory_bytes=2e9, train_time_s=3.0)
+    )
     assert not store.record_cell(run.run_id, cell, outcome(quality_after=0.9))  # same config hash
     [stored] = store.cells(run.run_id)
     assert stored.metrics == {"quality_after": 0.5, "peak_memory_bytes": 2e9, "train_time_s": 3.0}
@@ -107,7 +120,9 @@ def test_a_cell_and_its_metrics_are_stored_once(store):
 
 def test_failed_cells_keep_status_and_error(store):
     run = make_run(store)
-    for i, status in enumerate([CellStatus.failed, CellStatus.timeout, CellStatus.killed, CellStatus.skipped]):
+    for i, status in enumerate(
+        [CellStatus.failed, CellStatus.timeout, CellStatus.killed, CellStatus.skipped]
+    ):
         store.record_cell(run.run_id, Cell(model="m", task="t", technique="lora", seed=i), outcome(status))
     rows = store.cells(run.run_id)
     assert [r.status for r in rows] == ["failed", "timeout", "killed", "skipped"]
@@ -165,8 +180,11 @@ def test_sqlite_uses_wal_and_tolerates_parallel_writers(tmp_path):
         try:
             with Store(url) as s:
                 for i in range(15):
-                    s.record_cell(run.run_id, Cell(model="m", task="t", technique="lora", seed=offset + i),
-                                  outcome(quality_after=0.1 * (i % 10)))
+                    s.record_cell(
+                        run.run_id,
+                        Cell(model="m", task="t", technique="lora", seed=offset + i),
+                        outcome(quality_after=0.1 * (i % 10)),
+                    )
         except Exception as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
 

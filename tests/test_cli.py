@@ -8,11 +8,28 @@ from tests.conftest import write_jsonl
 from tests.test_readers import make_lmeval_folder
 
 ROWS = [
-    {"id": "q1", "prompt": "What is the capital of Zarnovia?", "output": "Paris", "reference": "Velmora", "passed": False},
-    {"id": "q2", "prompt": "Who founded Quorbin Labs?", "output": "Tom Hale", "reference": "Ilsa Marven", "passed": False},
+    {
+        "id": "q1",
+        "prompt": "What is the capital of Zarnovia?",
+        "output": "Paris",
+        "reference": "Velmora",
+        "passed": False,
+    },
+    {
+        "id": "q2",
+        "prompt": "Who founded Quorbin Labs?",
+        "output": "Tom Hale",
+        "reference": "Ilsa Marven",
+        "passed": False,
+    },
     {"id": "q3", "prompt": "What is 2+2?", "output": "4", "reference": "4", "passed": True},
-    {"prompt": "Extract JSON: Anna is 31.", "output": "Sure! {'name': 'Anna'", "reference": '{"name": "Anna", "age": 31}',
-     "passed": False, "task": "extract"},
+    {
+        "prompt": "Extract JSON: Anna is 31.",
+        "output": "Sure! {'name': 'Anna'",
+        "reference": '{"name": "Anna", "age": 31}',
+        "passed": False,
+        "task": "extract",
+    },
 ]
 
 
@@ -25,7 +42,17 @@ def test_diagnose_json_schema(run, tmp_path):
     assert out["summary"]["total"] == 4 and out["summary"]["failed"] == 3 and out["summary"]["skipped"] == 0
     assert out["summary"]["verdicts"] == {"behaviour": 0, "factual": 2, "format": 1}
     rec = out["records"][0]
-    assert set(rec) == {"source", "task", "id", "doc_id", "filter", "passed", "verdict", "subtype", "evidence"}
+    assert set(rec) == {
+        "source",
+        "task",
+        "id",
+        "doc_id",
+        "filter",
+        "passed",
+        "verdict",
+        "subtype",
+        "evidence",
+    }
     assert rec["id"] == "q1" and rec["doc_id"] is None and rec["verdict"] == "factual"
     assert out["records"][3]["id"] == "4"  # no id field: the line number
     assert out["records"][2]["verdict"] == "none" and out["records"][2]["passed"] is True
@@ -57,8 +84,10 @@ def test_terminal_report(run, tmp_path):
 def test_corpus_marks_retrievable_failures(run, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "zarnovia.md").write_text("# Zarnovia\n\nZarnovia is a small country. Its capital is Velmora.\n\n"
-                                      "Quorbin Labs was founded by Ilsa Marven in 1987.\n")
+    (docs / "zarnovia.md").write_text(
+        "# Zarnovia\n\nZarnovia is a small country. Its capital is Velmora.\n\n"
+        "Quorbin Labs was founded by Ilsa Marven in 1987.\n"
+    )
     (docs / "other.txt").write_text("Oslo is the capital of Norway.\n")
     log = write_jsonl(tmp_path / "log.jsonl", ROWS)
     out = json.loads(run("diagnose", log, "--corpus", docs, "--json").stdout)
@@ -101,7 +130,9 @@ def _bad_inputs(tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "empty", "binary", "json document", "csv columns", "lm-eval no samples"])
+@pytest.mark.parametrize(
+    "case", ["missing", "empty", "binary", "json document", "csv columns", "lm-eval no samples"]
+)
 def test_bad_input_one_line_exit_2(run, tmp_path, case):
     path, message = _bad_inputs(tmp_path)[case]
     result = run("diagnose", path)
@@ -110,14 +141,17 @@ def test_bad_input_one_line_exit_2(run, tmp_path, case):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--tried", "bm25rag"], "did you mean 'bm25-rag'"),
-    (["--params", "-7B"], "must not be negative"),
-    (["--gpu-memory", "lots"], "cannot read GPU memory"),
-    (["--fail-on", "format>>1"], "cannot read --fail-on"),
-    (["--format", "jsnl"], "did you mean 'jsonl'"),
-    (["--model", "mystery-model"], "cannot tell the size"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tried", "bm25rag"], "did you mean 'bm25-rag'"),
+        (["--params", "-7B"], "must not be negative"),
+        (["--gpu-memory", "lots"], "cannot read GPU memory"),
+        (["--fail-on", "format>>1"], "cannot read --fail-on"),
+        (["--format", "jsnl"], "did you mean 'jsonl'"),
+        (["--model", "mystery-model"], "cannot tell the size"),
+    ],
+)
 def test_bad_options_exit_2(run, tmp_path, args, message):
     log = write_jsonl(tmp_path / "log.jsonl", ROWS)
     result = run("diagnose", log, *args)
@@ -126,8 +160,18 @@ def test_bad_options_exit_2(run, tmp_path, args, message):
 
 def test_model_config_gives_the_size(run, tmp_path):
     cfg = tmp_path / "config.json"
-    cfg.write_text(json.dumps({"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
-                               "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 128256}))
+    cfg.write_text(
+        json.dumps(
+            {
+                "hidden_size": 4096,
+                "num_hidden_layers": 32,
+                "num_attention_heads": 32,
+                "num_key_value_heads": 8,
+                "intermediate_size": 14336,
+                "vocab_size": 128256,
+            }
+        )
+    )
     log = write_jsonl(tmp_path / "log.jsonl", ROWS)
     out = json.loads(run("diagnose", log, "--model", cfg, "--gpu-memory", "24GB", "--json").stdout)
     lora = next(r for r in out["recommendations"] if r["technique"] == "lora")
@@ -145,14 +189,20 @@ def test_help_explains(run):
         assert word in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-t", "lorra", "--task", "json_extract"], "did you mean 'lora'"),
-    (["-t", "lora", "--task", "json_extrct"], "did you mean 'json_extract'"),
-    (["-t", "lora", "--task", "json_extract", "--set", "rank=8"], "does not take rank (it takes: "),
-    (["-t", "lora", "--task", "json_extract", "--set", "r=eight"], "r='eight': expected a int"),
-    (["-t", "lora", "--task", "json_extract", "--set", "r"], "--set expects key=value"),
-    (["-t", "lora", "--task", "json_extract", "--model", "/nonexistent/model"], "is not a local model folder"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-t", "lorra", "--task", "json_extract"], "did you mean 'lora'"),
+        (["-t", "lora", "--task", "json_extrct"], "did you mean 'json_extract'"),
+        (["-t", "lora", "--task", "json_extract", "--set", "rank=8"], "does not take rank (it takes: "),
+        (["-t", "lora", "--task", "json_extract", "--set", "r=eight"], "r='eight': expected a int"),
+        (["-t", "lora", "--task", "json_extract", "--set", "r"], "--set expects key=value"),
+        (
+            ["-t", "lora", "--task", "json_extract", "--model", "/nonexistent/model"],
+            "is not a local model folder",
+        ),
+    ],
+)
 def test_run_bad_input_one_line_exit_2(run, args, message):
     result = run("run", *args)
     assert result.exit_code == 2, result.stderr
@@ -161,9 +211,25 @@ def test_run_bad_input_one_line_exit_2(run, args, message):
 
 def test_techniques_json_lists_every_technique_with_requirements(run):
     rows = {r["name"]: r for r in json.loads(run("techniques", "--json").stdout)}
-    expected = {"prompting", "few-shot", "bm25-rag", "embedding-rag", "lora", "qlora", "ia3", "prefix-tuning",
-                "prompt-tuning", "p-tuning", "bitfit", "partial-ft", "full-ft", "merge-linear", "merge-slerp",
-                "merge-ties", "merge-concat"}
+    expected = {
+        "prompting",
+        "few-shot",
+        "bm25-rag",
+        "embedding-rag",
+        "lora",
+        "qlora",
+        "ia3",
+        "prefix-tuning",
+        "prompt-tuning",
+        "p-tuning",
+        "bitfit",
+        "partial-ft",
+        "full-ft",
+        "merge-linear",
+        "merge-slerp",
+        "merge-ties",
+        "merge-concat",
+    }
     assert expected <= set(rows)
     assert rows["qlora"]["requires"] == ["cuda"] and rows["lora"]["requires"] == []
     assert rows["merge-concat"]["kind"] == "merge" and "r1" in rows["merge-concat"]["defaults"]
@@ -171,7 +237,12 @@ def test_techniques_json_lists_every_technique_with_requirements(run):
 
 def test_a_tie_between_facts_and_form_starts_with_rag(run, tmp_path):
     rows = [
-        {"prompt": "What is the capital of Zarnovia?", "output": "Paris", "reference": "Velmora", "passed": False},
+        {
+            "prompt": "What is the capital of Zarnovia?",
+            "output": "Paris",
+            "reference": "Velmora",
+            "passed": False,
+        },
         {"prompt": "Summarise the text.", "output": "", "reference": "A summary", "passed": False},
     ]
     out = json.loads(run("diagnose", write_jsonl(tmp_path / "tie.jsonl", rows), "--json").stdout)
@@ -191,7 +262,23 @@ def test_malformed_lmeval_results_and_promptfoo_shapes_do_not_crash(run, tmp_pat
         results.write_text("[1, 2, 3]")  # not an object: ignored, the samples are still read
     assert run("diagnose", folder, "--json").exit_code == 0
     pf = tmp_path / "results.json"
-    pf.write_text(json.dumps({"evalId": "e", "results": {"version": 3, "results": [
-        {"prompt": "plain string prompt", "vars": ["not", "a", "dict"], "response": "just text", "success": False}]}}))
+    pf.write_text(
+        json.dumps(
+            {
+                "evalId": "e",
+                "results": {
+                    "version": 3,
+                    "results": [
+                        {
+                            "prompt": "plain string prompt",
+                            "vars": ["not", "a", "dict"],
+                            "response": "just text",
+                            "success": False,
+                        }
+                    ],
+                },
+            }
+        )
+    )
     out = json.loads(run("diagnose", pf, "--json").stdout)
     assert out["summary"]["failed"] == 1

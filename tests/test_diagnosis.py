@@ -22,44 +22,123 @@ JSON_REF = '{"name": "Anna", "age": 31, "city": "Oslo"}'
 PASSAGE = "Return JSON with name, age, city. Text: Anna Berg, 31, moved to Oslo last year."
 
 
-@pytest.mark.parametrize("fields, expected", [
-    # format: right content, wrong form
-    (dict(prompt="Capital of Zarnovia?", output="The capital of Zarnovia is Velmora.", reference="Velmora"),
-     ("format", "extra-prose")),
-    (dict(prompt=PASSAGE, output="```json\n" + JSON_REF + "\n```", reference=JSON_REF), ("format", "code-fence")),
-    (dict(prompt=PASSAGE, output="Here it is: " + JSON_REF, reference=JSON_REF), ("format", "extra-prose")),
-    (dict(prompt=PASSAGE, output='{"name": "Anna", "age": 31, "city": "Oslo"', reference=JSON_REF),
-     ("format", "truncated")),
-    (dict(prompt=PASSAGE, output='{"name": "Anna", "years": 31, "city": "Oslo"}', reference=JSON_REF),
-     ("format", "json-keys")),
-    (dict(prompt=PASSAGE, output='{"name": "Anna", "age": "31", "city": "Oslo"}', reference=JSON_REF),
-     ("format", "value-form")),
-    (dict(prompt="Which is a mammal? A) shark B) whale C) trout\nAnswer:", output="The answer is B, whale.",
-          reference="B"), ("format", "choice-not-bare")),
-    (dict(prompt="When did it open?", output="March 5, 2021", reference="2021-03-05"), ("format", "date-form")),
-    # behaviour: no genuine attempt, or contradicts the prompt
-    (dict(prompt="Summarise the text.", output="", reference="A summary"), ("behaviour", "empty")),
-    (dict(prompt="Describe cats.", output="cats are cats are cats are cats are cats are cats are cats are cats",
-          reference="Cats are small mammals."), ("behaviour", "repetition")),
-    (dict(prompt="Write a haiku about spring.", output="I'm sorry, but I can't help with that request.",
-          reference="Blossoms fall softly"), ("behaviour", "refusal")),
-    (dict(prompt="Answer in French: what colour is the sky?", output="The sky is blue today.", reference="bleu"),
-     ("behaviour", "wrong-language")),
-    (dict(prompt="Reply in exactly 3 words: how is the weather?", output="It is very sunny today", reference="Sunny and warm"),
-     ("behaviour", "length")),
-    (dict(prompt=PASSAGE, output='{"name": "Anna", "age": 31, "city": "Bergen"}', reference=JSON_REF),
-     ("behaviour", "unfaithful-to-prompt")),
-    (dict(prompt="Passage: The bridge was built by Tomas Lind in 1904.\nWho built the bridge?",
-          output="Erik Sand", reference="Tomas Lind"), ("behaviour", "unfaithful-to-prompt")),
-    (dict(prompt="Sara has 12 apples and gives away 5. How many are left?", output="6", reference="7"),
-     ("behaviour", "reasoning")),
-    # factual: on-task, well-formed, wrong knowledge
-    (dict(prompt="What is the capital of Zarnovia?", output="Paris", reference="Velmora"), ("factual", "wrong-fact")),
-    (dict(prompt="Who invented the Quorbin engine?", output="I don't know who invented it.", reference="Ilsa Marven"),
-     ("factual", "unknown")),
-    (dict(prompt="Who leads the company?", output="As of my last update in 2021, Tom Hale.", reference="Mia Dorn"),
-     ("factual", "outdated")),
-])
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        # format: right content, wrong form
+        (
+            dict(
+                prompt="Capital of Zarnovia?",
+                output="The capital of Zarnovia is Velmora.",
+                reference="Velmora",
+            ),
+            ("format", "extra-prose"),
+        ),
+        (
+            dict(prompt=PASSAGE, output="```json\n" + JSON_REF + "\n```", reference=JSON_REF),
+            ("format", "code-fence"),
+        ),
+        (
+            dict(prompt=PASSAGE, output="Here it is: " + JSON_REF, reference=JSON_REF),
+            ("format", "extra-prose"),
+        ),
+        (
+            dict(prompt=PASSAGE, output='{"name": "Anna", "age": 31, "city": "Oslo"', reference=JSON_REF),
+            ("format", "truncated"),
+        ),
+        (
+            dict(prompt=PASSAGE, output='{"name": "Anna", "years": 31, "city": "Oslo"}', reference=JSON_REF),
+            ("format", "json-keys"),
+        ),
+        (
+            dict(prompt=PASSAGE, output='{"name": "Anna", "age": "31", "city": "Oslo"}', reference=JSON_REF),
+            ("format", "value-form"),
+        ),
+        (
+            dict(
+                prompt="Which is a mammal? A) shark B) whale C) trout\nAnswer:",
+                output="The answer is B, whale.",
+                reference="B",
+            ),
+            ("format", "choice-not-bare"),
+        ),
+        (
+            dict(prompt="When did it open?", output="March 5, 2021", reference="2021-03-05"),
+            ("format", "date-form"),
+        ),
+        # behaviour: no genuine attempt, or contradicts the prompt
+        (dict(prompt="Summarise the text.", output="", reference="A summary"), ("behaviour", "empty")),
+        (
+            dict(
+                prompt="Describe cats.",
+                output="cats are cats are cats are cats are cats are cats are cats are cats",
+                reference="Cats are small mammals.",
+            ),
+            ("behaviour", "repetition"),
+        ),
+        (
+            dict(
+                prompt="Write a haiku about spring.",
+                output="I'm sorry, but I can't help with that request.",
+                reference="Blossoms fall softly",
+            ),
+            ("behaviour", "refusal"),
+        ),
+        (
+            dict(
+                prompt="Answer in French: what colour is the sky?",
+                output="The sky is blue today.",
+                reference="bleu",
+            ),
+            ("behaviour", "wrong-language"),
+        ),
+        (
+            dict(
+                prompt="Reply in exactly 3 words: how is the weather?",
+                output="It is very sunny today",
+                reference="Sunny and warm",
+            ),
+            ("behaviour", "length"),
+        ),
+        (
+            dict(prompt=PASSAGE, output='{"name": "Anna", "age": 31, "city": "Bergen"}', reference=JSON_REF),
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        (
+            dict(
+                prompt="Passage: The bridge was built by Tomas Lind in 1904.\nWho built the bridge?",
+                output="Erik Sand",
+                reference="Tomas Lind",
+            ),
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        (
+            dict(prompt="Sara has 12 apples and gives away 5. How many are left?", output="6", reference="7"),
+            ("behaviour", "reasoning"),
+        ),
+        # factual: on-task, well-formed, wrong knowledge
+        (
+            dict(prompt="What is the capital of Zarnovia?", output="Paris", reference="Velmora"),
+            ("factual", "wrong-fact"),
+        ),
+        (
+            dict(
+                prompt="Who invented the Quorbin engine?",
+                output="I don't know who invented it.",
+                reference="Ilsa Marven",
+            ),
+            ("factual", "unknown"),
+        ),
+        (
+            dict(
+                prompt="Who leads the company?",
+                output="As of my last update in 2021, Tom Hale.",
+                reference="Mia Dorn",
+            ),
+            ("factual", "outdated"),
+        ),
+    ],
+)
 def test_verdicts(detectors, fields, expected):
     v, sub, evidence = verdict(detectors, **fields)
     assert (v, sub) == expected, evidence
@@ -67,22 +146,41 @@ def test_verdicts(detectors, fields, expected):
 
 
 def test_multiple_choice_wrong_pick_is_factual(detectors):
-    v, sub, evidence = verdict(detectors, prompt="Capital of France?", output="Oslo", reference="Paris",
-                               choices=["Rome", "Paris", "Oslo"], picked=2, metrics={"acc": 0.0}, passed=None)
+    v, sub, evidence = verdict(
+        detectors,
+        prompt="Capital of France?",
+        output="Oslo",
+        reference="Paris",
+        choices=["Rome", "Paris", "Oslo"],
+        picked=2,
+        metrics={"acc": 0.0},
+        passed=None,
+    )
     assert (v, sub) == ("factual", "wrong-fact") and "Oslo" in evidence[0]
 
 
 def test_precedence_behaviour_over_factual_over_format(detectors):
     # fenced JSON (format) whose values contradict the passage (behaviour): behaviour wins
-    v, _, evidence = verdict(detectors, prompt=PASSAGE, reference=JSON_REF,
-                             output='```json\n{"name": "Anna", "age": 31, "city": "Bergen"}\n```')
+    v, _, evidence = verdict(
+        detectors,
+        prompt=PASSAGE,
+        reference=JSON_REF,
+        output='```json\n{"name": "Anna", "age": 31, "city": "Bergen"}\n```',
+    )
     assert v == "behaviour" and any("code fence" in e for e in evidence)
 
 
 def test_strict_filter_failing_where_flexible_passes_is_format(detectors):
-    rec = EvalRecord(source="t", line=1, prompt="Q: 6*7?", output="The answer is 42.", reference="42",
-                     filter="strict-match", metrics={"exact_match": 0.0},
-                     extra={"sibling_filters": {"flexible-extract": {"exact_match": 1.0}}})
+    rec = EvalRecord(
+        source="t",
+        line=1,
+        prompt="Q: 6*7?",
+        output="The answer is 42.",
+        reference="42",
+        filter="strict-match",
+        metrics={"exact_match": 0.0},
+        extra={"sibling_filters": {"flexible-extract": {"exact_match": 1.0}}},
+    )
     (d,) = diagnose([rec], detectors, Options())
     assert (d.verdict, d.subtype) == (FailureClass.FORMAT, "strict-extraction")
 
@@ -94,7 +192,13 @@ def test_pass_fail_sources(detectors):
         EvalRecord(source="t", line=3, output="The answer: Velmora", reference="Velmora"),
         EvalRecord(source="t", line=4, output='{"a": 1}', reference='{"a": 1.0}'),
         EvalRecord(source="t", line=5, output="anything"),
-        EvalRecord(source="t", line=6, output="x", metrics={"perplexity": 3.0}, metric_higher_is_better={"perplexity": False}),
+        EvalRecord(
+            source="t",
+            line=6,
+            output="x",
+            metrics={"perplexity": 3.0},
+            metric_higher_is_better={"perplexity": False},
+        ),
     ]
     out = list(diagnose(recs[:1], detectors, Options()))
     out += list(diagnose(recs[1:2], detectors, Options(metric="f1")))
@@ -127,6 +231,18 @@ def test_inline_detector_plugin_changes_the_verdict(pm, register_inline):
 
     register_inline(Plugin())
     dets = list(Registry(pm).detectors.values())
-    (d,) = diagnose([EvalRecord(source="t", line=1, prompt="Capital?", output="Paris, idiot", reference="Velmora",
-                                passed=False)], dets, Options())
+    (d,) = diagnose(
+        [
+            EvalRecord(
+                source="t",
+                line=1,
+                prompt="Capital?",
+                output="Paris, idiot",
+                reference="Velmora",
+                passed=False,
+            )
+        ],
+        dets,
+        Options(),
+    )
     assert (d.verdict.value, d.subtype) == ("behaviour", "toxic")

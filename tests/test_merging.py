@@ -21,14 +21,23 @@ TARGETS = ["q_proj", "v_proj"]
 
 def tiny_llama(seed: int = 0):
     torch.manual_seed(seed)
-    cfg = transformers.LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                   num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64)
+    cfg = transformers.LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=64,
+    )
     return transformers.LlamaForCausalLM(cfg).eval()
 
 
 def lora(r: int, alpha: int = 16):
     # init_lora_weights=False: B random too, so the adapter changes the outputs
-    return peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGETS, init_lora_weights=False)
+    return peft.LoraConfig(
+        r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGETS, init_lora_weights=False
+    )
 
 
 def with_adapters(*ranks: int, seed: int = 1):
@@ -106,19 +115,22 @@ def test_slerp_of_two_adapters_folds_into_the_base():
     expected = {}
     for name, layer in model.named_modules():
         if hasattr(layer, "get_delta_weight") and "one" in getattr(layer, "lora_A", {}):
-            expected[name.removeprefix("base_model.model.")] = slerp(layer.get_delta_weight("one"),
-                                                                     layer.get_delta_weight("two"), 0.5)
+            expected[name.removeprefix("base_model.model.")] = slerp(
+                layer.get_delta_weight("one"), layer.get_delta_weight("two"), 0.5
+            )
     merged = merge_adapters(model, ["one", "two"], [0.5, 0.5], "slerp")
     modules = dict(merged.named_modules())
     for name, module in dict(base.named_modules()).items():
         if name in expected:
-            torch.testing.assert_close(modules[name].weight - module.weight, expected[name], atol=1e-6, rtol=1e-5)
+            torch.testing.assert_close(
+                modules[name].weight - module.weight, expected[name], atol=1e-6, rtol=1e-5
+            )
 
 
 def test_slerp_math():
     a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
     mid = slerp(a, b, 0.5)
-    torch.testing.assert_close(mid, torch.tensor([2 ** -0.5, 2 ** -0.5]))
+    torch.testing.assert_close(mid, torch.tensor([2**-0.5, 2**-0.5]))
     torch.testing.assert_close(slerp(a, b, 0.0), a)
     torch.testing.assert_close(slerp(a, b, 1.0), b)
     torch.testing.assert_close(slerp(a, 2 * a, 0.5), 1.5 * a)  # parallel: linear

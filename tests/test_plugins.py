@@ -49,6 +49,7 @@ def test_duplicate_names_are_an_error(pm, register_inline):
         def advisor_register_log_readers(self, register):
             class R:
                 name = "jsonl"
+
             register(R())
 
     register_inline(Clash())
@@ -90,8 +91,13 @@ def _fake_install(tmp_path: Path) -> dict[str, str]:
 
 
 def _advisor(env, *args):
-    return subprocess.run([sys.executable, "-m", "advisor.cli", *map(str, args)], env=env,
-                          capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "advisor.cli", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def test_example_plugin_through_its_entry_point(tmp_path):

@@ -18,11 +18,14 @@ def read_all(pm, path, fmt=None, strict=False):
 
 
 def test_generic_jsonl_aliases_and_pass_fields(pm, tmp_path):
-    log = write_jsonl(tmp_path / "log.jsonl", [
-        {"id": "a", "input": "Q1", "response": "A1", "expected": "A1", "correct": 1, "task": "qa"},
-        {"question": "Q2", "completion": "x", "answer": "y", "score": 0.2},
-        {"Prompt": "Q3", "Output": "z", "Target": "z"},
-    ])
+    log = write_jsonl(
+        tmp_path / "log.jsonl",
+        [
+            {"id": "a", "input": "Q1", "response": "A1", "expected": "A1", "correct": 1, "task": "qa"},
+            {"question": "Q2", "completion": "x", "answer": "y", "score": 0.2},
+            {"Prompt": "Q3", "Output": "z", "Target": "z"},
+        ],
+    )
     name, recs, _ = read_all(pm, log)
     assert name == "jsonl"
     assert [r.prompt for r in recs] == ["Q1", "Q2", "Q3"]
@@ -60,10 +63,18 @@ def test_csv_without_output_column_is_an_error(pm, tmp_path):
 
 def _lmeval_sample(doc_id, flt, output, em, target="42"):
     return {
-        "doc_id": doc_id, "doc": {"question": f"q{doc_id}", "id": f"d{doc_id}"}, "target": target,
+        "doc_id": doc_id,
+        "doc": {"question": f"q{doc_id}", "id": f"d{doc_id}"},
+        "target": target,
         "arguments": {"gen_args_0": {"arg_0": f"Question: q{doc_id}\nAnswer:", "arg_1": {"until": ["\n"]}}},
-        "resps": [[output]], "filtered_resps": [output], "filter": flt, "metrics": ["exact_match"],
-        "doc_hash": "h", "prompt_hash": "h", "target_hash": "h", "exact_match": em,
+        "resps": [[output]],
+        "filtered_resps": [output],
+        "filter": flt,
+        "metrics": ["exact_match"],
+        "doc_hash": "h",
+        "prompt_hash": "h",
+        "target_hash": "h",
+        "exact_match": em,
     }
 
 
@@ -71,14 +82,23 @@ def make_lmeval_folder(root: Path) -> Path:
     run = root / "out" / "my__model"
     run.mkdir(parents=True)
     date = "2026-11-28T10-00-00.000000"
-    (run / f"results_{date}.json").write_text(json.dumps({
-        "results": {"arith": {"exact_match,strict-match": 0.5}},
-        "configs": {"arith": {"output_type": "generate_until", "num_fewshot": 5,
-                              "metric_list": [{"metric": "exact_match", "higher_is_better": True}]},
-                    "mc": {"output_type": "multiple_choice", "num_fewshot": 0}},
-        "higher_is_better": {"arith": {"exact_match": True}, "mc": {"acc": True}},
-        "n-shot": {"arith": 5, "mc": 0},
-    }))
+    (run / f"results_{date}.json").write_text(
+        json.dumps(
+            {
+                "results": {"arith": {"exact_match,strict-match": 0.5}},
+                "configs": {
+                    "arith": {
+                        "output_type": "generate_until",
+                        "num_fewshot": 5,
+                        "metric_list": [{"metric": "exact_match", "higher_is_better": True}],
+                    },
+                    "mc": {"output_type": "multiple_choice", "num_fewshot": 0},
+                },
+                "higher_is_better": {"arith": {"exact_match": True}, "mc": {"acc": True}},
+                "n-shot": {"arith": 5, "mc": 0},
+            }
+        )
+    )
     rows = [
         _lmeval_sample(0, "strict-match", "The answer is 42", 0.0),
         _lmeval_sample(1, "strict-match", "#### 42", 1.0),
@@ -87,12 +107,19 @@ def make_lmeval_folder(root: Path) -> Path:
     ]
     write_jsonl(run / f"samples_arith_{date}.jsonl", rows)
     mc = {
-        "doc_id": 0, "doc": {"question": "Capital of France?"}, "target": "1",
-        "arguments": {f"gen_args_{i}": {"arg_0": "Capital of France?\nAnswer:", "arg_1": f" {c}"}
-                      for i, c in enumerate(["Rome", "Paris", "Oslo"])},
+        "doc_id": 0,
+        "doc": {"question": "Capital of France?"},
+        "target": "1",
+        "arguments": {
+            f"gen_args_{i}": {"arg_0": "Capital of France?\nAnswer:", "arg_1": f" {c}"}
+            for i, c in enumerate(["Rome", "Paris", "Oslo"])
+        },
         "resps": [[["-3.0", "False"]], [["-2.5", "False"]], [["-1.0", "False"]]],
         "filtered_resps": [["-3.0", "False"], ["-2.5", "False"], ["-1.0", "False"]],
-        "filter": "none", "metrics": ["acc", "acc_norm"], "acc": 0.0, "acc_norm": 0.0,
+        "filter": "none",
+        "metrics": ["acc", "acc_norm"],
+        "acc": 0.0,
+        "acc_norm": 0.0,
     }
     write_jsonl(run / f"samples_mc_{date}.jsonl", [mc])
     return root / "out"
@@ -130,15 +157,43 @@ def test_lmeval_folder_without_samples(pm, tmp_path):
 
 
 def test_promptfoo(pm, tmp_path):
-    data = {"evalId": "e1", "results": {"version": 3, "results": [
-        {"prompt": {"raw": "Give JSON for Anna", "label": "extract"}, "vars": {"expected": '{"name": "Anna"}'},
-         "response": {"output": "Sure: {name: Anna}"}, "success": False, "score": 0,
-         "gradingResult": {"pass": False, "componentResults": [
-             {"pass": False, "reason": "Expected output to be valid JSON", "assertion": {"type": "is-json"}}]}},
-        {"prompt": {"raw": "Say hi", "label": "greet"}, "vars": {}, "response": {"output": "hi"},
-         "success": True, "gradingResult": {"pass": True, "componentResults": [
-             {"pass": True, "assertion": {"type": "contains", "value": "hi"}}]}},
-    ]}}
+    data = {
+        "evalId": "e1",
+        "results": {
+            "version": 3,
+            "results": [
+                {
+                    "prompt": {"raw": "Give JSON for Anna", "label": "extract"},
+                    "vars": {"expected": '{"name": "Anna"}'},
+                    "response": {"output": "Sure: {name: Anna}"},
+                    "success": False,
+                    "score": 0,
+                    "gradingResult": {
+                        "pass": False,
+                        "componentResults": [
+                            {
+                                "pass": False,
+                                "reason": "Expected output to be valid JSON",
+                                "assertion": {"type": "is-json"},
+                            }
+                        ],
+                    },
+                },
+                {
+                    "prompt": {"raw": "Say hi", "label": "greet"},
+                    "vars": {},
+                    "response": {"output": "hi"},
+                    "success": True,
+                    "gradingResult": {
+                        "pass": True,
+                        "componentResults": [
+                            {"pass": True, "assertion": {"type": "contains", "value": "hi"}}
+                        ],
+                    },
+                },
+            ],
+        },
+    }
     log = tmp_path / "results.json"
     log.write_text(json.dumps(data))
     name, recs, _ = read_all(pm, log)
@@ -148,12 +203,15 @@ def test_promptfoo(pm, tmp_path):
     assert recs[1].passed is True and recs[1].reference == "hi"
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is empty"),
-    (b"\x00\x01\x02binary", "binary"),
-    (b'{\n  "a": 1\n}\n', "one JSON document"),
-    (b'[{"output": "x"}]', "one JSON array"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"\x00\x01\x02binary", "binary"),
+        (b'{\n  "a": 1\n}\n', "one JSON document"),
+        (b'[{"output": "x"}]', "one JSON array"),
+    ],
+)
 def test_unreadable_files(pm, tmp_path, content, message):
     log = tmp_path / "log.jsonl"
     log.write_bytes(content)

@@ -14,9 +14,20 @@ PROMPTING = {"prompting", "few-shot", "structured-output"}
 def profile(factual=0, behaviour=0, fmt=0, passed=50, tasks=None, **extra):
     failed = factual + behaviour + fmt
     counts = {"factual": factual, "behaviour": behaviour, "format": fmt}
-    flat = {"total": failed + passed, "passed": passed, "failed": failed, "skipped": 0, "unjudged": 0,
-            "pass_rate": passed / (failed + passed), "tasks.count": 1, "tasks.failing": 1, "tasks.clean": 0,
-            "corpus.checked": 0, "corpus.retrievable": 0, "corpus.retrievable_share": 0.0}
+    flat = {
+        "total": failed + passed,
+        "passed": passed,
+        "failed": failed,
+        "skipped": 0,
+        "unjudged": 0,
+        "pass_rate": passed / (failed + passed),
+        "tasks.count": 1,
+        "tasks.failing": 1,
+        "tasks.clean": 0,
+        "corpus.checked": 0,
+        "corpus.retrievable": 0,
+        "corpus.retrievable_share": 0.0,
+    }
     for k, n in counts.items():
         flat[f"count.{k}"] = n
         flat[f"share.{k}"] = n / failed if failed else 0
@@ -115,12 +126,15 @@ def test_user_rules_override_and_extend(tmp_path):
     assert recs[order.index("bm25-rag")].rationale == "demoted"
 
 
-@pytest.mark.parametrize("text, error", [
-    ('[[rules]]\ntechnique = "x"\n', "no id"),
-    ('[[rules]]\nid = "a"\nexec = "rm -rf /"\n', "unknown keys"),
-    ('[[rules]]\nid = "a"\nscore = "__import__(\'os\')"\n', "cannot read the score"),
-    ('[[rules]]\nid = "a"\nwhen = ["count.factual >>> 1"]\n', None),
-])
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ('[[rules]]\ntechnique = "x"\n', "no id"),
+        ('[[rules]]\nid = "a"\nexec = "rm -rf /"\n', "unknown keys"),
+        ('[[rules]]\nid = "a"\nscore = "__import__(\'os\')"\n', "cannot read the score"),
+        ('[[rules]]\nid = "a"\nwhen = ["count.factual >>> 1"]\n', None),
+    ],
+)
 def test_bad_rule_files(tmp_path, text, error):
     path = tmp_path / "bad.toml"
     path.write_text(text)

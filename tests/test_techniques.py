@@ -47,9 +47,15 @@ QUESTION = "what erupts from a volcano"
 #: small training everywhere: two optimizer steps on short sequences
 FAST = {"max_steps": 2, "batch_size": 4, "max_length": 48, "warmup_steps": 1, "val_fraction": 0.0}
 #: per-technique settings that keep the tiny model tiny
-TINY = {"prefix-tuning": {"virtual_tokens": 4}, "prompt-tuning": {"virtual_tokens": 4},
-        "p-tuning": {"virtual_tokens": 4, "encoder_hidden": 16}, "partial-ft": {"layers": 1},
-        "few-shot": {"k": 2}, "bm25-rag": {"k": 1}, "embedding-rag": {"k": 1}}
+TINY = {
+    "prefix-tuning": {"virtual_tokens": 4},
+    "prompt-tuning": {"virtual_tokens": 4},
+    "p-tuning": {"virtual_tokens": 4, "encoder_hidden": 16},
+    "partial-ft": {"layers": 1},
+    "few-shot": {"k": 2},
+    "bm25-rag": {"k": 1},
+    "embedding-rag": {"k": 1},
+}
 HIDDEN_LAYERS = 2
 
 
@@ -59,12 +65,19 @@ def tiny_tokenizer():
     words = set()
     for text in [QUESTION] + [r["prompt"] + " " + r["target"] for r in TRAIN] + [p for _, p in CORPUS]:
         words.update(re.findall(r"\w+", text.lower()))
-    words.update(["user", "assistant", "answer", "example", "here", "are", "solved", "examples", "of", "task"])
+    words.update(
+        ["user", "assistant", "answer", "example", "here", "are", "solved", "examples", "of", "task"]
+    )
     vocab = {tok: i for i, tok in enumerate(SPECIALS + sorted(words))}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>",
-                                               eos_token="<|im_end|>", bos_token="<|im_start|>")
+    tok = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        eos_token="<|im_end|>",
+        bos_token="<|im_start|>",
+    )
     tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
     tok.chat_template = CHAT_TEMPLATE
     return tok
@@ -77,10 +90,18 @@ def tokenizer():
 
 def tiny_model(tokenizer, seed: int = 0):
     torch.manual_seed(seed)
-    cfg = transformers.LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                                   num_hidden_layers=HIDDEN_LAYERS, num_attention_heads=4, num_key_value_heads=4,
-                                   max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
-                                   eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
+    cfg = transformers.LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=HIDDEN_LAYERS,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
     return transformers.LlamaForCausalLM(cfg).eval()
 
 
@@ -93,9 +114,25 @@ ENV = Environment(device="cpu", seed=0, progress=False)
 
 
 def test_every_issue_technique_is_registered():
-    expected = {"prompting", "few-shot", "bm25-rag", "embedding-rag", "lora", "qlora", "ia3", "prefix-tuning",
-                "prompt-tuning", "p-tuning", "bitfit", "partial-ft", "full-ft", "merge-linear", "merge-slerp",
-                "merge-ties", "merge-concat"}
+    expected = {
+        "prompting",
+        "few-shot",
+        "bm25-rag",
+        "embedding-rag",
+        "lora",
+        "qlora",
+        "ia3",
+        "prefix-tuning",
+        "prompt-tuning",
+        "p-tuning",
+        "bitfit",
+        "partial-ft",
+        "full-ft",
+        "merge-linear",
+        "merge-slerp",
+        "merge-ties",
+        "merge-concat",
+    }
     assert expected <= set(ALL)
     for t in ALL.values():
         d = t.describe()
@@ -124,11 +161,17 @@ def _settings(technique):
 
 def _generate(system, tokenizer):
     text = system.prompt(QUESTION)
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": text}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     with torch.no_grad():
-        out = system.model.generate(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"],
-                                    max_new_tokens=3, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        out = system.model.generate(
+            input_ids=ids["input_ids"],
+            attention_mask=ids["attention_mask"],
+            max_new_tokens=3,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
     assert out.shape[-1] >= ids["input_ids"].shape[-1] + 1
     return out
 
@@ -178,7 +221,9 @@ def test_apply_gives_a_system_that_generates(name, tokenizer):
     elif name == "partial-ft":
         last = HIDDEN_LAYERS - 1
         grads = [n for n, p in named.items() if p.requires_grad]
-        assert grads and all(n.startswith(f"model.layers.{last}.") or n.startswith("model.norm.") for n in grads)
+        assert grads and all(
+            n.startswith(f"model.layers.{last}.") or n.startswith("model.norm.") for n in grads
+        )
         assert any(n.startswith(f"model.layers.{last}.") for n in grads)
     elif name in ("lora", "ia3"):
         assert trainable < total
@@ -193,7 +238,8 @@ def test_apply_gives_a_system_that_generates(name, tokenizer):
         merge = info["merge"]
         assert trainable < total
         assert [a["trainable_params"] for a in merge["adapters"]] and sum(
-            a["trainable_params"] for a in merge["adapters"]) == trainable
+            a["trainable_params"] for a in merge["adapters"]
+        ) == trainable
         assert sum(a["rows"] for a in merge["adapters"]) == len(TRAIN)  # two halves
         assert not any(p.requires_grad for p in system.model.parameters())
         if name == "merge-slerp":
@@ -254,31 +300,49 @@ def test_set_values_are_coerced_to_the_default_type():
 
 def test_merge_settings_are_checked(tokenizer):
     with pytest.raises(UsageError, match="method"):
-        ALL["merge-ties"].apply(tiny_model(tokenizer), tokenizer, task_data(),
-                                ALL["merge-ties"].settings({"method": "svd"}), ENV)
+        ALL["merge-ties"].apply(
+            tiny_model(tokenizer), tokenizer, task_data(), ALL["merge-ties"].settings({"method": "svd"}), ENV
+        )
     with pytest.raises(UsageError, match="weights"):
-        ALL["merge-linear"].apply(tiny_model(tokenizer), tokenizer, task_data(),
-                                  ALL["merge-linear"].settings({"weights": "1"}), ENV)
+        ALL["merge-linear"].apply(
+            tiny_model(tokenizer), tokenizer, task_data(), ALL["merge-linear"].settings({"weights": "1"}), ENV
+        )
 
 
-@pytest.mark.parametrize("name", [
-    "lora", "ia3", "prompt-tuning", "p-tuning",
-    # PEFT 0.21 passes the prefix as past_key_values, which transformers 5's generate() overrides with its
-    # own cache unless peft_methods._pass_prefix_as_cache moves it: this catches a regression of that fix.
-    "prefix-tuning",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "lora",
+        "ia3",
+        "prompt-tuning",
+        "p-tuning",
+        # PEFT 0.21 passes the prefix as past_key_values, which transformers 5's generate() overrides with its
+        # own cache unless peft_methods._pass_prefix_as_cache moves it: this catches a regression of that fix.
+        "prefix-tuning",
+    ],
+)
 def test_generation_uses_what_was_trained(name, tokenizer):
     """The first generated token's scores equal the forward pass's last logits (the adapter is active)."""
     technique = ALL[name]
     settings = _settings(technique)
     settings["learning_rate"] = 0.05
     system = technique.apply(tiny_model(tokenizer), tokenizer, task_data(), settings, ENV)
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": QUESTION}], add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": QUESTION}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     with torch.no_grad():
         forward = system.model(**ids).logits[0, -1]
-        scores = system.model.generate(**ids, max_new_tokens=1, do_sample=False, output_scores=True,
-                                       return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id).scores[0][0]
+        scores = system.model.generate(
+            **ids,
+            max_new_tokens=1,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+            pad_token_id=tokenizer.pad_token_id,
+        ).scores[0][0]
         base = tiny_model(tokenizer)(**ids).logits[0, -1]
     assert not torch.allclose(forward, base, atol=1e-4)  # training changed the model
     torch.testing.assert_close(scores, forward, atol=1e-4, rtol=1e-4)

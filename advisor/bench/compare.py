@@ -25,9 +25,14 @@ from advisor.errors import UsageError
 
 #: metric -> (family, direction): +1 when higher is better, -1 when lower is better.
 DIRECTIONS: dict[str, tuple[str, int]] = {
-    "train_time_s": ("time", -1), "latency_ms": ("time", -1), "latency_merged_ms": ("time", -1),
-    "tokens_per_s": ("time", +1), "peak_memory_bytes": ("memory", -1), "adapter_bytes": ("memory", -1),
-    "trainable_params": ("info", 0), "total_params": ("info", 0),
+    "train_time_s": ("time", -1),
+    "latency_ms": ("time", -1),
+    "latency_merged_ms": ("time", -1),
+    "tokens_per_s": ("time", +1),
+    "peak_memory_bytes": ("memory", -1),
+    "adapter_bytes": ("memory", -1),
+    "trainable_params": ("info", 0),
+    "total_params": ("info", 0),
 }
 #: Growth below these is noise whatever the ratio (a 0.2 s cell that takes 0.3 s has not regressed).
 FLOORS = {"s": 1.0, "ms": 1.0, "bytes": 16 * 2**20, "tokens/s": 1.0}
@@ -103,22 +108,34 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         def run(r: RunRecord) -> dict[str, Any]:
-            return {"run_id": r.run_id, "name": r.name, "suite": r.suite, "git_commit": r.git_commit,
-                    "started_at": r.started_at.isoformat() if r.started_at else None}
+            return {
+                "run_id": r.run_id,
+                "name": r.name,
+                "suite": r.suite,
+                "git_commit": r.git_commit,
+                "started_at": r.started_at.isoformat() if r.started_at else None,
+            }
 
-        return {"run_a": run(self.run_a), "run_b": run(self.run_b), "thresholds": asdict(self.thresholds),
-                "regressions": [{"cell": c.label, "key": c.key, "reason": why} for c, why in self.regressions],
-                "cells": [asdict(c) | {"label": c.label} for c in self.cells],
-                "only_in_a": self.only_a, "only_in_b": self.only_b}
+        return {
+            "run_a": run(self.run_a),
+            "run_b": run(self.run_b),
+            "thresholds": asdict(self.thresholds),
+            "regressions": [{"cell": c.label, "key": c.key, "reason": why} for c, why in self.regressions],
+            "cells": [asdict(c) | {"label": c.label} for c in self.cells],
+            "only_in_a": self.only_a,
+            "only_in_b": self.only_b,
+        }
 
 
 def group_key(cell: CellRecord) -> str:
-    return config_hash({"model": cell.model, "task": cell.task, "technique": cell.technique,
-                        "settings": cell.settings})
+    return config_hash(
+        {"model": cell.model, "task": cell.task, "technique": cell.technique, "settings": cell.settings}
+    )
 
 
-def pick_runs(store: Store, run_a: str | None, run_b: str | None, suite: str | None = None
-              ) -> tuple[RunRecord, RunRecord] | None:
+def pick_runs(
+    store: Store, run_a: str | None, run_b: str | None, suite: str | None = None
+) -> tuple[RunRecord, RunRecord] | None:
     """The two runs to compare: both given, or B given (A = the run of its suite before it), or none
     given (the last two runs of the suite of the latest run). None when there is nothing to compare."""
     if run_a is not None and run_b is not None:
@@ -134,7 +151,9 @@ def pick_runs(store: Store, run_a: str | None, run_b: str | None, suite: str | N
     return (runs[1], runs[0]) if len(runs) == 2 else None
 
 
-def compare_runs(store: Store, a: RunRecord, b: RunRecord, thresholds: Thresholds | None = None) -> Comparison:
+def compare_runs(
+    store: Store, a: RunRecord, b: RunRecord, thresholds: Thresholds | None = None
+) -> Comparison:
     thresholds = thresholds or Thresholds()
     cells_a, cells_b = _groups(store.cells(a.run_id)), _groups(store.cells(b.run_id))
     deltas = []
@@ -147,16 +166,24 @@ def compare_runs(store: Store, a: RunRecord, b: RunRecord, thresholds: Threshold
 
 def compare_cell(key: str, a: list[CellRecord], b: list[CellRecord], t: Thresholds) -> CellDelta:
     first = a[0]
-    delta = CellDelta(key=key, model=first.model, task=first.task, technique=first.technique,
-                      settings=first.settings, status_a={c.seed: c.status for c in a},
-                      status_b={c.seed: c.status for c in b})
+    delta = CellDelta(
+        key=key,
+        model=first.model,
+        task=first.task,
+        technique=first.technique,
+        settings=first.settings,
+        status_a={c.seed: c.status for c in a},
+        status_b={c.seed: c.status for c in b},
+    )
     for seed, status in sorted(delta.status_b.items()):
         before = delta.status_a.get(seed)
         if before == "ok" and status in BAD_STATUSES:
             error = next((c.error for c in b if c.seed == seed), None) or ""
             from advisor.bench.runner import first_line
 
-            delta.regressions.append(f"seed {seed}: ok -> {status}" + (f" ({first_line(error)})" if error else ""))
+            delta.regressions.append(
+                f"seed {seed}: ok -> {status}" + (f" ({first_line(error)})" if error else "")
+            )
     ok_a, ok_b = [c for c in a if c.status == "ok"], [c for c in b if c.status == "ok"]
     names = sorted({n for c in ok_a + ok_b for n in c.metrics})
     for name in names:
@@ -184,13 +211,17 @@ def compare_metric(name: str, unit: str | None, a: list[float], b: list[float], 
     spread = max(_spread(a), _spread(b))
     if kind == "quality":
         candidate = worse > t.quality_drop
-        why = f"{name} {_fmt(mean_a, unit)} -> {_fmt(mean_b, unit)} ({diff:+.3f}, threshold {t.quality_drop:g})"
+        why = (
+            f"{name} {_fmt(mean_a, unit)} -> {_fmt(mean_b, unit)} ({diff:+.3f}, threshold {t.quality_drop:g})"
+        )
     else:
         limit = t.time_growth if kind == "time" else t.memory_growth
-        candidate = (worse > limit * abs(mean_a) and worse > FLOORS.get(unit or "", 0.0) and worse > spread)
+        candidate = worse > limit * abs(mean_a) and worse > FLOORS.get(unit or "", 0.0) and worse > spread
         pct = f"{relative:+.0%}" if relative is not None else "new"
-        why = (f"{name} {_fmt(mean_a, unit)} -> {_fmt(mean_b, unit)} ({pct}, threshold {limit:.0%}"
-               f"{f', seed spread {_fmt(spread, unit)}' if spread else ''})")
+        why = (
+            f"{name} {_fmt(mean_a, unit)} -> {_fmt(mean_b, unit)} ({pct}, threshold {limit:.0%}"
+            f"{f', seed spread {_fmt(spread, unit)}' if spread else ''})"
+        )
     if len(a) >= 2 and len(b) >= 2:
         metric.p_value = rank_test(a, b, direction)
         if metric.p_value is not None and _min_p(len(a), len(b)) <= t.alpha:

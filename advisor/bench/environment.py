@@ -14,18 +14,34 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("ft-advisor", "torch", "transformers", "peft", "lm-eval", "accelerate", "bitsandbytes",
-            "sentence-transformers", "rank-bm25", "sqlalchemy")
+PACKAGES = (
+    "ft-advisor",
+    "torch",
+    "transformers",
+    "peft",
+    "lm-eval",
+    "accelerate",
+    "bitsandbytes",
+    "sentence-transformers",
+    "rank-bm25",
+    "sqlalchemy",
+)
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
     """The commit of the checkout (``+dirty`` when it has changes); ``$GITHUB_SHA`` outside a checkout."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
         if sha:
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
             return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
@@ -43,8 +59,12 @@ def package_versions() -> dict[str, str]:
 
 
 def hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {"machine": platform.machine(), "system": platform.system(),
-                            "cpus": os.cpu_count(), "cpu": _cpu_name()}
+    info: dict[str, Any] = {
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_name(),
+    }
     try:
         info["memory_bytes"] = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -73,8 +93,12 @@ def _gpus() -> list[dict[str, Any]]:
     if not shutil.which("nvidia-smi"):
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=20).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     gpus = []

@@ -59,27 +59,67 @@ def failure_classes(registry: Any = None) -> dict[str, str]:
 def build(run: RunRecord, cells: list[CellRecord], classes: dict[str, str] | None = None) -> list[Any]:
     classes = classes if classes is not None else failure_classes()
     ok = [c for c in cells if c.status == "ok"]
-    blocks: list[Any] = [Heading(f"Benchmark report: {run.suite}, run {run.run_id}", 1), Paragraph(_run_line(run))]
+    blocks: list[Any] = [
+        Heading(f"Benchmark report: {run.suite}, run {run.run_id}", 1),
+        Paragraph(_run_line(run)),
+    ]
 
-    blocks += [Heading("Which technique won"),
-               Paragraph(f"Mean `{QUALITY}` over seeds (and models where a task has several) of the cells "
-                         "that finished; `quality_before` is the untouched model.")]
+    blocks += [
+        Heading("Which technique won"),
+        Paragraph(
+            f"Mean `{QUALITY}` over seeds (and models where a task has several) of the cells "
+            "that finished; `quality_before` is the untouched model."
+        ),
+    ]
     winners = _winners(ok, classes)
-    blocks.append(Table(["task", "failure class", "model", "winner", QUALITY, "runner-up", "quality_before",
-                         "all (best first)"], [w["row"] for w in winners])
-                  if winners else Paragraph("No cell finished with a quality score."))
+    blocks.append(
+        Table(
+            [
+                "task",
+                "failure class",
+                "model",
+                "winner",
+                QUALITY,
+                "runner-up",
+                "quality_before",
+                "all (best first)",
+            ],
+            [w["row"] for w in winners],
+        )
+        if winners
+        else Paragraph("No cell finished with a quality score.")
+    )
     by_class: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for w in winners:
         by_class[w["class"]][w["winner"]] += 1
     if by_class:
-        blocks += [Heading("Wins per failure class", 3),
-                   Table(["failure class", "wins (technique: tasks won)"],
-                         [[fc or "?", ", ".join(f"{t}: {n}" for t, n in sorted(wins.items(), key=lambda x: -x[1]))]
-                          for fc, wins in sorted(by_class.items())])]
+        blocks += [
+            Heading("Wins per failure class", 3),
+            Table(
+                ["failure class", "wins (technique: tasks won)"],
+                [
+                    [fc or "?", ", ".join(f"{t}: {n}" for t, n in sorted(wins.items(), key=lambda x: -x[1]))]
+                    for fc, wins in sorted(by_class.items())
+                ],
+            ),
+        ]
 
-    blocks += [Heading("Techniques"), Table(
-        ["technique", "kind", "cells ok / all", f"mean {QUALITY}", "mean gain", "trainable params",
-         "peak memory", "train time"], _technique_rows(cells))]
+    blocks += [
+        Heading("Techniques"),
+        Table(
+            [
+                "technique",
+                "kind",
+                "cells ok / all",
+                f"mean {QUALITY}",
+                "mean gain",
+                "trainable params",
+                "peak memory",
+                "train time",
+            ],
+            _technique_rows(cells),
+        ),
+    ]
 
     blocks.append(Heading("Plots"))
     for image in plots(ok):
@@ -91,16 +131,47 @@ def build(run: RunRecord, cells: list[CellRecord], classes: dict[str, str] | Non
     if unfinished:
         from advisor.bench.runner import first_line
 
-        blocks += [Heading("Cells that did not finish"),
-                   Table(["cell", "status", "reason"],
-                         [[c.label, c.status, first_line(c.error) or "-"] for c in unfinished])]
-    blocks += [Heading("All cells"), Table(
-        ["model", "task", "technique", "seed", "status", "quality_before", QUALITY, "trainable params",
-         "train time", "peak memory", "duration"],
-        [[c.model, c.task, c.technique, str(c.seed), c.status, _num(c.metrics.get("quality_before")),
-          _num(c.metrics.get(QUALITY)), _count(c.metrics.get("trainable_params")),
-          _secs(c.metrics.get("train_time_s")), _bytes(c.metrics.get("peak_memory_bytes")), _secs(c.duration_s)]
-         for c in cells])]
+        blocks += [
+            Heading("Cells that did not finish"),
+            Table(
+                ["cell", "status", "reason"],
+                [[c.label, c.status, first_line(c.error) or "-"] for c in unfinished],
+            ),
+        ]
+    blocks += [
+        Heading("All cells"),
+        Table(
+            [
+                "model",
+                "task",
+                "technique",
+                "seed",
+                "status",
+                "quality_before",
+                QUALITY,
+                "trainable params",
+                "train time",
+                "peak memory",
+                "duration",
+            ],
+            [
+                [
+                    c.model,
+                    c.task,
+                    c.technique,
+                    str(c.seed),
+                    c.status,
+                    _num(c.metrics.get("quality_before")),
+                    _num(c.metrics.get(QUALITY)),
+                    _count(c.metrics.get("trainable_params")),
+                    _secs(c.metrics.get("train_time_s")),
+                    _bytes(c.metrics.get("peak_memory_bytes")),
+                    _secs(c.duration_s),
+                ]
+                for c in cells
+            ],
+        ),
+    ]
     return blocks
 
 
@@ -118,6 +189,7 @@ def write_report(store: Store, run: RunRecord, out: Path) -> tuple[Path, Path]:
 
 
 # -- rendering --------------------------------------------------------------------------------------------
+
 
 def to_markdown(blocks: list[Any]) -> str:
     parts = []
@@ -145,33 +217,45 @@ def to_html(blocks: list[Any]) -> str:
         elif isinstance(b, Paragraph):
             text = html.escape(b.text)
             parts = text.split("`")  # `code` spans
-            body.append("<p>" + "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)) + "</p>")
+            body.append(
+                "<p>" + "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)) + "</p>"
+            )
         elif isinstance(b, Table):
             head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
-            rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                           for row in b.rows)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in b.rows
+            )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(b, Image):
             data = base64.b64encode(b.png).decode("ascii")
-            body.append(f'<figure><img alt="{html.escape(b.alt)}" src="data:image/png;base64,{data}">'
-                        f"<figcaption>{html.escape(b.alt)}</figcaption></figure>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0;font-size:14px}"
-             "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
-             "img{max-width:100%}code{background:#f3f3f3;padding:0 3px}figcaption{color:#666;font-size:13px}")
-    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+            body.append(
+                f'<figure><img alt="{html.escape(b.alt)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{html.escape(b.alt)}</figcaption></figure>"
+            )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:14px}"
+        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}"
+        "img{max-width:100%}code{background:#f3f3f3;padding:0 3px}figcaption{color:#666;font-size:13px}"
+    )
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 # -- tables ---------------------------------------------------------------------------------------------
+
 
 def _run_line(run: RunRecord) -> str:
     hw = run.hardware or {}
     gpus = ", ".join(g.get("name", "?") for g in hw.get("gpus", [])) or "no GPU"
     counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items())) or "no cells"
     ended = run.ended_at.strftime("%Y-%m-%d %H:%M") if run.ended_at else "unfinished"
-    return (f"Run `{run.name}` started {run.started_at:%Y-%m-%d %H:%M} UTC, ended {ended}; commit "
-            f"`{run.git_commit or '?'}` on {run.host or '?'} ({hw.get('cpus', '?')} CPUs, {gpus}). Cells: {counts}.")
+    return (
+        f"Run `{run.name}` started {run.started_at:%Y-%m-%d %H:%M} UTC, ended {ended}; commit "
+        f"`{run.git_commit or '?'}` on {run.host or '?'} ({hw.get('cpus', '?')} CPUs, {gpus}). Cells: {counts}."
+    )
 
 
 def _mean(values: list[float]) -> float | None:
@@ -190,16 +274,31 @@ def _winners(ok: list[CellRecord], classes: dict[str, str]) -> list[dict[str, An
             by_task[(c.task, model)][c.technique].append(c)
     out = []
     for (task, model), techniques in sorted(by_task.items()):
-        scores = sorted(((_mean([c.metrics[QUALITY] for c in cs]), t) for t, cs in techniques.items()),
-                        key=lambda x: (-x[0], x[1]))
-        before = _mean([c.metrics["quality_before"] for cs in techniques.values() for c in cs
-                        if "quality_before" in c.metrics])
+        scores = sorted(
+            ((_mean([c.metrics[QUALITY] for c in cs]), t) for t, cs in techniques.items()),
+            key=lambda x: (-x[0], x[1]),
+        )
+        before = _mean(
+            [
+                c.metrics["quality_before"]
+                for cs in techniques.values()
+                for c in cs
+                if "quality_before" in c.metrics
+            ]
+        )
         (best, winner), runner_up = scores[0], scores[1] if len(scores) > 1 else None
         if runner_up and runner_up[0] == best:
             winner = f"{winner} (tie)"
-        row = [task, classes.get(task, "?") or "?", model or next(iter(models_per_task[task])), winner,
-               f"{best:.3f}", f"{runner_up[1]} ({runner_up[0]:.3f})" if runner_up else "-", _num(before),
-               ", ".join(f"{t} {s:.2f}" for s, t in scores)]
+        row = [
+            task,
+            classes.get(task, "?") or "?",
+            model or next(iter(models_per_task[task])),
+            winner,
+            f"{best:.3f}",
+            f"{runner_up[1]} ({runner_up[0]:.3f})" if runner_up else "-",
+            _num(before),
+            ", ".join(f"{t} {s:.2f}" for s, t in scores),
+        ]
         out.append({"row": row, "class": classes.get(task, "?"), "winner": scores[0][1]})
     return out
 
@@ -215,12 +314,24 @@ def _technique_rows(cells: list[CellRecord]) -> list[list[str]]:
         def mean(name: str, cells=ok) -> float | None:
             return _mean([c.metrics[name] for c in cells if name in c.metrics])
 
-        gains = [c.metrics[QUALITY] - c.metrics["quality_before"] for c in ok
-                 if QUALITY in c.metrics and "quality_before" in c.metrics]
+        gains = [
+            c.metrics[QUALITY] - c.metrics["quality_before"]
+            for c in ok
+            if QUALITY in c.metrics and "quality_before" in c.metrics
+        ]
         kind = next((c.kind for c in cs if c.kind), None) or "-"
-        rows.append([technique, kind, f"{len(ok)} / {len(cs)}", _num(mean(QUALITY)),
-                     f"{_mean(gains):+.3f}" if gains else "-", _count(mean("trainable_params")),
-                     _bytes(mean("peak_memory_bytes")), _secs(mean("train_time_s"))])
+        rows.append(
+            [
+                technique,
+                kind,
+                f"{len(ok)} / {len(cs)}",
+                _num(mean(QUALITY)),
+                f"{_mean(gains):+.3f}" if gains else "-",
+                _count(mean("trainable_params")),
+                _bytes(mean("peak_memory_bytes")),
+                _secs(mean("train_time_s")),
+            ]
+        )
     return rows
 
 
@@ -249,6 +360,7 @@ def _secs(v: float | None) -> str:
 
 # -- plots ----------------------------------------------------------------------------------------------
 
+
 def plots(ok: list[CellRecord]) -> list[Image]:
     if not ok:
         return []
@@ -260,8 +372,9 @@ def plots(ok: list[CellRecord]) -> list[Image]:
     if quality:
         images.append(quality)
     for name, scale, unit, title, file in (
-            ("peak_memory_bytes", 1e9, "GB", "Peak memory per technique", "peak_memory.png"),
-            ("train_time_s", 1.0, "s", "Train time per technique", "train_time.png")):
+        ("peak_memory_bytes", 1e9, "GB", "Peak memory per technique", "peak_memory.png"),
+        ("train_time_s", 1.0, "s", "Train time per technique", "train_time.png"),
+    ):
         image = _bar_plot(ok, name, scale, unit, title, file)
         if image:
             images.append(image)
@@ -301,12 +414,24 @@ def _quality_plot(ok: list[CellRecord]) -> Image | None:
         untrained = [c for c in task_cells if c.metrics.get("trainable_params", 0) <= 0]
         for technique in sorted({c.technique for c in trained}):
             pts = [c for c in trained if c.technique == technique]
-            ax.scatter([c.metrics["trainable_params"] for c in pts], [c.metrics[QUALITY] for c in pts],
-                       label=technique, color=colours[technique], s=40, edgecolors="black", linewidths=0.4)
+            ax.scatter(
+                [c.metrics["trainable_params"] for c in pts],
+                [c.metrics[QUALITY] for c in pts],
+                label=technique,
+                color=colours[technique],
+                s=40,
+                edgecolors="black",
+                linewidths=0.4,
+            )
         for technique in sorted({c.technique for c in untrained}):
             level = _mean([c.metrics[QUALITY] for c in untrained if c.technique == technique])
-            ax.axhline(level, color=colours[technique], linestyle="--", linewidth=1.4,
-                       label=f"{technique} (no training)")
+            ax.axhline(
+                level,
+                color=colours[technique],
+                linestyle="--",
+                linewidth=1.4,
+                label=f"{technique} (no training)",
+            )
         before = _mean([c.metrics["quality_before"] for c in task_cells if "quality_before" in c.metrics])
         if before is not None:
             ax.axhline(before, color="grey", linestyle=":", linewidth=1.2, label="base model")
@@ -318,14 +443,16 @@ def _quality_plot(ok: list[CellRecord]) -> Image | None:
         ax.set_ylim(-0.03, 1.03)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    for ax in list(axes.flat)[len(tasks):]:
+    for ax in list(axes.flat)[len(tasks) :]:
         ax.axis("off")
     fig.suptitle("Quality vs trainable parameters per technique")
     fig.tight_layout()
     return Image("quality_vs_params.png", "Quality vs trainable parameters per technique (log x)", _png(fig))
 
 
-def _bar_plot(ok: list[CellRecord], name: str, scale: float, unit: str, title: str, file: str) -> Image | None:
+def _bar_plot(
+    ok: list[CellRecord], name: str, scale: float, unit: str, title: str, file: str
+) -> Image | None:
     import matplotlib.pyplot as plt
 
     values: dict[str, list[float]] = defaultdict(list)
@@ -340,8 +467,15 @@ def _bar_plot(ok: list[CellRecord], name: str, scale: float, unit: str, title: s
     highs = [max(values[t]) - m for m, t in zip(means, techniques, strict=True)]
     colours = _colours(techniques)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.8 * len(techniques) + 2), 3.8))
-    ax.bar(techniques, means, yerr=[lows, highs], capsize=3, color=[colours[t] for t in techniques],
-           edgecolor="black", linewidth=0.4)
+    ax.bar(
+        techniques,
+        means,
+        yerr=[lows, highs],
+        capsize=3,
+        color=[colours[t] for t in techniques],
+        edgecolor="black",
+        linewidth=0.4,
+    )
     ax.set_ylabel(f"{name} ({unit})")
     ax.set_title(f"{title} (mean; bars span the cells)")
     ax.tick_params(axis="x", rotation=30)

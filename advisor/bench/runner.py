@@ -42,8 +42,16 @@ _active_lock = threading.Lock()
 
 def cell_args(cell: Cell) -> list[str]:
     """The ``advisor run`` arguments of a cell (the cell contract)."""
-    args = ["--technique", cell.technique, "--task", cell.task, "--model", cell.model_path or cell.model,
-            "--seed", str(cell.seed)]
+    args = [
+        "--technique",
+        cell.technique,
+        "--task",
+        cell.task,
+        "--model",
+        cell.model_path or cell.model,
+        "--seed",
+        str(cell.seed),
+    ]
     for key, value in sorted(cell.settings.items()):
         if key in ("train_limit", "eval_limit"):
             args += [f"--{key.replace('_', '-')}", str(value)]
@@ -59,8 +67,15 @@ def cell_command(cell: Cell) -> list[str]:
     if cell.gpus > 1:
         if not advisor:
             base = ["-m", "advisor.cli"]
-        return [_script("accelerate") or "accelerate", "launch", "--num_processes", str(cell.gpus),
-                *base, "run", *cell_args(cell)]
+        return [
+            _script("accelerate") or "accelerate",
+            "launch",
+            "--num_processes",
+            str(cell.gpus),
+            *base,
+            "run",
+            *cell_args(cell),
+        ]
     return [*base, "run", *cell_args(cell)]
 
 
@@ -78,6 +93,7 @@ def _setting_text(value: Any) -> str:
 
 
 # -- one cell -------------------------------------------------------------------------------------------
+
 
 def _die_with_parent() -> Callable[[], None] | None:
     if not sys.platform.startswith("linux"):
@@ -114,12 +130,19 @@ def run_cell(cell: Cell, jobs: int = 1) -> CellOutcome:
     started = now()
     host = environment.host()
     try:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_PREEXEC,
-                                env=cell_env(jobs))
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_PREEXEC,
+            env=cell_env(jobs),
+        )
     except OSError as exc:
-        return CellOutcome(CellStatus.failed, started, now(), error=f"cannot start {command[0]}: {exc}",
-                           host=host)
+        return CellOutcome(
+            CellStatus.failed, started, now(), error=f"cannot start {command[0]}: {exc}", host=host
+        )
     with _active_lock:
         _active.add(proc)
     try:
@@ -136,41 +159,74 @@ def run_cell(cell: Cell, jobs: int = 1) -> CellOutcome:
     ended = now()
     stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     if timed_out:
-        return CellOutcome(CellStatus.timeout, started, ended, host=host,
-                           error=_join(f"ran past its time limit of {cell.time_limit_s:g} s", stderr))
+        return CellOutcome(
+            CellStatus.timeout,
+            started,
+            ended,
+            host=host,
+            error=_join(f"ran past its time limit of {cell.time_limit_s:g} s", stderr),
+        )
     return interpret(proc.returncode, stdout, stderr, started=started, ended=ended, host=host)
 
 
-def interpret(returncode: int, stdout: str, stderr: str, *, started, ended, host: str | None = None) -> CellOutcome:
+def interpret(
+    returncode: int, stdout: str, stderr: str, *, started, ended, host: str | None = None
+) -> CellOutcome:
     """Turn a finished cell process into an outcome (status, error, metrics)."""
     signum = -returncode if returncode < 0 else returncode - 128 if returncode in (128 + 9, 128 + 15) else 0
     if signum:
-        name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else f"signal {signum}"
+        name = (
+            signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else f"signal {signum}"
+        )
         why = " (out of memory?)" if signum == signal.SIGKILL else ""
-        return CellOutcome(CellStatus.killed, started, ended, host=host, error=_join(f"killed by {name}{why}", stderr))
+        return CellOutcome(
+            CellStatus.killed, started, ended, host=host, error=_join(f"killed by {name}{why}", stderr)
+        )
     if returncode != 0:
-        return CellOutcome(CellStatus.failed, started, ended, host=host,
-                           error=_join(f"exit code {returncode}", stderr))
+        return CellOutcome(
+            CellStatus.failed, started, ended, host=host, error=_join(f"exit code {returncode}", stderr)
+        )
     result = parse_result(stdout)
     if result is None:
-        return CellOutcome(CellStatus.failed, started, ended, host=host,
-                           error=_join("exit code 0 but no JSON result on stdout", stderr))
+        return CellOutcome(
+            CellStatus.failed,
+            started,
+            ended,
+            host=host,
+            error=_join("exit code 0 but no JSON result on stdout", stderr),
+        )
     status = result.get("status")
     if status not in ("ok", "skipped"):
-        return CellOutcome(CellStatus.failed, started, ended, host=host,
-                           error=f"the cell reported status {status!r}: {result.get('reason') or ''}".strip())
+        return CellOutcome(
+            CellStatus.failed,
+            started,
+            ended,
+            host=host,
+            error=f"the cell reported status {status!r}: {result.get('reason') or ''}".strip(),
+        )
     metrics = {}
     for name, value in (result.get("metrics") or {}).items():
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             metrics[str(name)] = float(value)
-    return CellOutcome(CellStatus(status), started, ended, host=host, error=result.get("reason"),
-                       kind=result.get("kind"), quality_metric=result.get("metric"), metrics=metrics)
+    return CellOutcome(
+        CellStatus(status),
+        started,
+        ended,
+        host=host,
+        error=result.get("reason"),
+        kind=result.get("kind"),
+        quality_metric=result.get("metric"),
+        metrics=metrics,
+    )
 
 
 def parse_result(stdout: str) -> dict[str, Any] | None:
     """The cell's JSON object: all of stdout, else its last line that is a JSON object (libraries print)."""
     text = stdout.strip()
-    candidates = [text, *reversed([line.strip() for line in text.splitlines() if line.strip().startswith("{")])]
+    candidates = [
+        text,
+        *reversed([line.strip() for line in text.splitlines() if line.strip().startswith("{")]),
+    ]
     for candidate in candidates:
         try:
             value = json.loads(candidate)
@@ -216,6 +272,7 @@ def first_line(error: str | None) -> str:
 
 # -- a suite ----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class RunSummary:
     run: RunRecord
@@ -224,11 +281,19 @@ class RunSummary:
     counts: Counter = field(default_factory=Counter)  # statuses of the cells run now
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run.run_id, "run_name": self.run.name, "suite": self.run.suite,
-                "cells": self.cells, "already_done": self.already_done, "counts": dict(self.counts)}
+        return {
+            "run_id": self.run.run_id,
+            "run_name": self.run.name,
+            "suite": self.run.suite,
+            "cells": self.cells,
+            "already_done": self.already_done,
+            "counts": dict(self.counts),
+        }
 
 
-def start_or_resume(store: Store, suite: Suite, *, resume: bool, run_name: str | None) -> tuple[RunRecord, bool]:
+def start_or_resume(
+    store: Store, suite: Suite, *, resume: bool, run_name: str | None
+) -> tuple[RunRecord, bool]:
     """The run to fill: the named one (created if new: shards share it), the latest one of the suite
     when resuming, else a new one. Returns the run and whether it existed."""
     if run_name is None and resume:
@@ -241,8 +306,12 @@ def start_or_resume(store: Store, suite: Suite, *, resume: bool, run_name: str |
         except UsageError:
             pass
     name = run_name or f"{suite.name}-{now().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
-    meta = {"git_commit": environment.git_commit(), "packages": environment.package_versions(),
-            "hardware": environment.hardware(), "host": environment.host()}
+    meta = {
+        "git_commit": environment.git_commit(),
+        "packages": environment.package_versions(),
+        "hardware": environment.hardware(),
+        "host": environment.host(),
+    }
     try:
         return store.create_run(name=name, suite=suite.name, **meta), False
     except UsageError:
@@ -251,9 +320,17 @@ def start_or_resume(store: Store, suite: Suite, *, resume: bool, run_name: str |
         return store.run(run_name), True  # another shard created it a moment ago
 
 
-def run_suite(suite: Suite, store: Store, *, resume: bool = False, run_name: str | None = None,
-              which_shard: tuple[int, int] | None = None, jobs: int = 1, retry_failed: bool = False,
-              progress: Progress | None = None) -> RunSummary:
+def run_suite(
+    suite: Suite,
+    store: Store,
+    *,
+    resume: bool = False,
+    run_name: str | None = None,
+    which_shard: tuple[int, int] | None = None,
+    jobs: int = 1,
+    retry_failed: bool = False,
+    progress: Progress | None = None,
+) -> RunSummary:
     cells = shard(suite.cells, which_shard)
     run, existed = start_or_resume(store, suite, resume=resume, run_name=run_name)
     if existed and retry_failed:
@@ -319,11 +396,19 @@ class Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as RichProgress
 
-        self._bar = RichProgress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True))
+        self._bar = RichProgress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
         self._bar.start()
         if done:
-            self._bar.console.print(f"resuming run {run.run_id} ({run.name}): {done} of {total} cells already done")
+            self._bar.console.print(
+                f"resuming run {run.run_id} ({run.name}): {done} of {total} cells already done"
+            )
         else:
             self._bar.console.print(f"run {run.run_id} ({run.name}): {total} cells")
         self._task = self._bar.add_task(self._describe(suite), total=total, completed=done)
@@ -344,8 +429,11 @@ class Progress:
         if self._bar is not None:
             colour = {"ok": "green", "skipped": "yellow"}.get(outcome.status.value, "red")
             note = f" - {first_line(outcome.error)}" if outcome.error else ""
-            self._bar.console.print(f"[{colour}]{outcome.status.value:>7}[/] {cell.label} "
-                                    f"({outcome.duration_s:.1f} s){note}", markup=True, highlight=False)
+            self._bar.console.print(
+                f"[{colour}]{outcome.status.value:>7}[/] {cell.label} ({outcome.duration_s:.1f} s){note}",
+                markup=True,
+                highlight=False,
+            )
             self._bar.update(self._task, completed=self.done)
         self._refresh()
 

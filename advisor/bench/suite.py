@@ -66,8 +66,13 @@ class Cell:
 
     def config(self) -> dict[str, Any]:
         """What identifies the cell (and what its hash covers)."""
-        return {"model": self.model, "task": self.task, "technique": self.technique,
-                "settings": self.settings, "seed": self.seed}
+        return {
+            "model": self.model,
+            "task": self.task,
+            "technique": self.technique,
+            "settings": self.settings,
+            "seed": self.seed,
+        }
 
     @property
     def config_hash(self) -> str:
@@ -108,8 +113,13 @@ def resolve_suite_path(name_or_path: str | Path) -> Path:
     raise did_you_mean(str(name_or_path), sorted(bundled), "suite (a .toml file or a bundled suite)")
 
 
-def load_suite(name_or_path: str | Path, *, registry: Any = None, known_techniques: set[str] | None = None,
-               known_tasks: set[str] | None = None) -> Suite:
+def load_suite(
+    name_or_path: str | Path,
+    *,
+    registry: Any = None,
+    known_techniques: set[str] | None = None,
+    known_tasks: set[str] | None = None,
+) -> Suite:
     """Read and validate a suite file; every problem is an :class:`InputError` naming the file.
 
     Techniques, their settings and tasks are checked against ``registry`` (default: the process's), or
@@ -120,12 +130,19 @@ def load_suite(name_or_path: str | Path, *, registry: Any = None, known_techniqu
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"suite {str(path)!r} is not valid TOML: {exc}") from None
-    return parse_suite(data, path=path, registry=registry, known_techniques=known_techniques,
-                       known_tasks=known_tasks)
+    return parse_suite(
+        data, path=path, registry=registry, known_techniques=known_techniques, known_tasks=known_tasks
+    )
 
 
-def parse_suite(data: dict[str, Any], *, path: Path | None = None, registry: Any = None,
-                known_techniques: set[str] | None = None, known_tasks: set[str] | None = None) -> Suite:
+def parse_suite(
+    data: dict[str, Any],
+    *,
+    path: Path | None = None,
+    registry: Any = None,
+    known_techniques: set[str] | None = None,
+    known_tasks: set[str] | None = None,
+) -> Suite:
     where = f"suite {str(path)!r}" if path else "suite"
 
     def bad(msg: str) -> InputError:
@@ -163,8 +180,9 @@ def parse_suite(data: dict[str, Any], *, path: Path | None = None, registry: Any
             raise bad(f"[techniques.{technique}] settings must be a table")
         if technique in technique_objects:  # a typo in a setting fails here, not after hours of other cells
             try:
-                technique_objects[technique].settings({k: v for k, v in settings.items()
-                                              if k not in ("train_limit", "eval_limit")})
+                technique_objects[technique].settings(
+                    {k: v for k, v in settings.items() if k not in ("train_limit", "eval_limit")}
+                )
             except AdvisorError as exc:
                 raise bad(f"[techniques.{technique}] {exc}") from None
         settings = {**{k: options[k] for k in ("train_limit", "eval_limit") if k in options}, **settings}
@@ -176,10 +194,18 @@ def parse_suite(data: dict[str, Any], *, path: Path | None = None, registry: Any
                 if known_tasks and task not in known_tasks and not Path(task).is_dir():
                     raise bad(str(did_you_mean(task, sorted(known_tasks), "task")))
                 for seed in t_seeds:
-                    cells.append(Cell(model=model.name, task=task, technique=technique, seed=seed,
-                                      settings=dict(settings), model_path=model.path,
-                                      time_limit_s=float(options.get("time_limit_s", DEFAULT_TIME_LIMIT_S)),
-                                      gpus=int(options.get("gpus", 1))))
+                    cells.append(
+                        Cell(
+                            model=model.name,
+                            task=task,
+                            technique=technique,
+                            seed=seed,
+                            settings=dict(settings),
+                            model_path=model.path,
+                            time_limit_s=float(options.get("time_limit_s", DEFAULT_TIME_LIMIT_S)),
+                            gpus=int(options.get("gpus", 1)),
+                        )
+                    )
     seen: dict[str, Cell] = {}
     for cell in cells:
         if cell.config_hash in seen:
@@ -209,7 +235,7 @@ def shard(cells: list[Cell], which: tuple[int, int] | None) -> list[Cell]:
     if which is None:
         return list(cells)
     i, n = which
-    return list(cells[i - 1::n])
+    return list(cells[i - 1 :: n])
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:

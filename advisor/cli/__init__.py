@@ -16,7 +16,9 @@ from advisor import __version__
 from advisor.errors import AdvisorError, AdvisorGroup
 
 
-@click.group(cls=AdvisorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=AdvisorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="advisor")
 @click.pass_context
 def cli(ctx: click.Context) -> None:

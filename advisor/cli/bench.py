@@ -11,14 +11,18 @@ import click
 from advisor.errors import AdvisorGroup
 from advisor.hookspecs import hookimpl
 
-DB_HELP = "SQLAlchemy URL or SQLite file of the results store (default: $ADVISOR_DB, else sqlite:///results.db)."
+DB_HELP = (
+    "SQLAlchemy URL or SQLite file of the results store (default: $ADVISOR_DB, else sqlite:///results.db)."
+)
 
 
 def _emit(obj) -> None:
     click.echo(json.dumps(obj, indent=2, default=str))
 
 
-@click.group(cls=AdvisorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=AdvisorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 def bench() -> None:
     """Benchmark techniques x models x tasks, store the results, compare runs, write reports.
 
@@ -33,13 +37,31 @@ def bench() -> None:
 @bench.command("run")
 @click.argument("suite")
 @click.option("--db", help=DB_HELP)
-@click.option("--resume", is_flag=True, help="Continue the latest run of the suite: skip the cells it already holds.")
-@click.option("--retry-failed", is_flag=True, help="With --resume or --run-name: run failed/timed-out/killed cells again.")
-@click.option("--shard", metavar="I/N", help="Run only shard I of N (from 1); shards share a run through --run-name.")
-@click.option("--run-name", metavar="NAME", help="Name of the run; an existing run of that name is joined (shards, CI retries).")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Cells run at the same time.")
+@click.option(
+    "--resume", is_flag=True, help="Continue the latest run of the suite: skip the cells it already holds."
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="With --resume or --run-name: run failed/timed-out/killed cells again.",
+)
+@click.option(
+    "--shard", metavar="I/N", help="Run only shard I of N (from 1); shards share a run through --run-name."
+)
+@click.option(
+    "--run-name",
+    metavar="NAME",
+    help="Name of the run; an existing run of that name is joined (shards, CI retries).",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Cells run at the same time."
+)
 @click.option("--quiet", is_flag=True, help="No progress display.")
-@click.option("--dry-run", is_flag=True, help="Check the suite and list its cells with their commands; run nothing, store nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check the suite and list its cells with their commands; run nothing, store nothing.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
 def run_command(suite, db, resume, retry_failed, shard, run_name, jobs, quiet, dry_run, as_json):
     """Run the cells of SUITE (a bundled suite name or a .toml file), each in its own process."""
@@ -56,8 +78,15 @@ def run_command(suite, db, resume, retry_failed, shard, run_name, jobs, quiet, d
     if dry_run:
         cells = shard_cells(spec.cells, which)
         if as_json:
-            _emit({"suite": spec.name, "cells": [{**c.config(), "config_hash": c.config_hash,
-                                                   "command": cell_command(c)} for c in cells]})
+            _emit(
+                {
+                    "suite": spec.name,
+                    "cells": [
+                        {**c.config(), "config_hash": c.config_hash, "command": cell_command(c)}
+                        for c in cells
+                    ],
+                }
+            )
             return
         for cell in cells:
             click.echo(f"{cell.label}\n    {shlex.join(cell_command(cell))}")
@@ -65,29 +94,69 @@ def run_command(suite, db, resume, retry_failed, shard, run_name, jobs, quiet, d
         return
     with Store(db) as store:
         try:
-            summary = run_suite(spec, store, resume=resume, run_name=run_name, which_shard=which, jobs=jobs,
-                                retry_failed=retry_failed, progress=Progress(enabled=not quiet))
+            summary = run_suite(
+                spec,
+                store,
+                resume=resume,
+                run_name=run_name,
+                which_shard=which,
+                jobs=jobs,
+                retry_failed=retry_failed,
+                progress=Progress(enabled=not quiet),
+            )
         except KeyboardInterrupt:
-            click.echo(f"interrupted; finish the run with: advisor bench run {suite} --resume"
-                       f"{f' --run-name {run_name}' if run_name else ''}", err=True)
+            click.echo(
+                f"interrupted; finish the run with: advisor bench run {suite} --resume"
+                f"{f' --run-name {run_name}' if run_name else ''}",
+                err=True,
+            )
             sys.exit(130)
     if as_json:
         _emit(summary.to_json())
         return
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items())) or "nothing new"
-    click.echo(f"run {summary.run.run_id} ({summary.run.name}): {summary.cells} cells, "
-               f"{summary.already_done} already done, {counts}", err=True)
+    click.echo(
+        f"run {summary.run.run_id} ({summary.run.name}): {summary.cells} cells, "
+        f"{summary.already_done} already done, {counts}",
+        err=True,
+    )
 
 
 @bench.command("compare")
 @click.argument("run_a", required=False)
 @click.argument("run_b", required=False)
 @click.option("--db", help=DB_HELP)
-@click.option("--suite", help="Without run ids: compare the last two runs of this suite (default: the latest run's).")
-@click.option("--quality-drop", type=float, default=0.05, show_default=True, help="Absolute drop of a quality score that is a regression.")
-@click.option("--time-growth", type=float, default=0.25, show_default=True, help="Relative growth of a time that is a regression (beyond the seeds' spread).")
-@click.option("--memory-growth", type=float, default=0.10, show_default=True, help="Relative growth of memory that is a regression (beyond the seeds' spread).")
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="Level of the rank test where both runs have repeats.")
+@click.option(
+    "--suite", help="Without run ids: compare the last two runs of this suite (default: the latest run's)."
+)
+@click.option(
+    "--quality-drop",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Absolute drop of a quality score that is a regression.",
+)
+@click.option(
+    "--time-growth",
+    type=float,
+    default=0.25,
+    show_default=True,
+    help="Relative growth of a time that is a regression (beyond the seeds' spread).",
+)
+@click.option(
+    "--memory-growth",
+    type=float,
+    default=0.10,
+    show_default=True,
+    help="Relative growth of memory that is a regression (beyond the seeds' spread).",
+)
+@click.option(
+    "--alpha",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Level of the rank test where both runs have repeats.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 def compare_command(run_a, run_b, db, suite, quality_drop, time_growth, memory_growth, alpha, as_json):
     """Per-cell deltas between RUN_A and RUN_B (ids or names); exit 1 when a cell regressed.
@@ -135,8 +204,14 @@ def _print_comparison(c) -> None:
     for cell in c.cells:
         status = lambda s: ",".join(sorted(set(s.values()))) or "-"  # noqa: E731
         verdict = "[red]REGRESSION[/]" if cell.regressions else "[green]ok[/]"
-        table.add_row(cell.label, f"{status(cell.status_a)} -> {status(cell.status_b)}", delta(cell, "quality_after"),
-                      delta(cell, "train_time_s"), delta(cell, "peak_memory_bytes"), verdict)
+        table.add_row(
+            cell.label,
+            f"{status(cell.status_a)} -> {status(cell.status_b)}",
+            delta(cell, "quality_after"),
+            delta(cell, "train_time_s"),
+            delta(cell, "peak_memory_bytes"),
+            verdict,
+        )
     console.print(table)
     for label in c.only_a:
         console.print(f"only in run {c.run_a.run_id}: {label}", highlight=False)
@@ -155,8 +230,19 @@ def list_command(db, suite, limit, as_json):
 
     with Store(db) as store:
         runs = store.runs(suite, limit=limit)
-    rows = [{"run_id": r.run_id, "name": r.name, "suite": r.suite, "started_at": r.started_at,
-             "ended_at": r.ended_at, "git_commit": r.git_commit, "host": r.host, "cells": r.counts} for r in runs]
+    rows = [
+        {
+            "run_id": r.run_id,
+            "name": r.name,
+            "suite": r.suite,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "git_commit": r.git_commit,
+            "host": r.host,
+            "cells": r.counts,
+        }
+        for r in runs
+    ]
     if as_json:
         _emit(rows)
         return
@@ -167,16 +253,25 @@ def list_command(db, suite, limit, as_json):
     for col in ("id", "name", "suite", "started (UTC)", "ended", "commit", "host", "cells"):
         table.add_column(col)
     for r in runs:
-        table.add_row(str(r.run_id), r.name, r.suite, f"{r.started_at:%Y-%m-%d %H:%M}",
-                      f"{r.ended_at:%H:%M}" if r.ended_at else "unfinished", (r.git_commit or "-")[:12],
-                      r.host or "-", ", ".join(f"{n} {s}" for s, n in sorted(r.counts.items())))
+        table.add_row(
+            str(r.run_id),
+            r.name,
+            r.suite,
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            f"{r.ended_at:%H:%M}" if r.ended_at else "unfinished",
+            (r.git_commit or "-")[:12],
+            r.host or "-",
+            ", ".join(f"{n} {s}" for s, n in sorted(r.counts.items())),
+        )
     Console().print(table)
 
 
 @bench.command("report")
 @click.argument("run", required=False)
 @click.option("--db", help=DB_HELP)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write into.")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write into."
+)
 def report_command(run, db, out):
     """Write report.md (+ PNG plots) and a self-contained report.html for RUN (default: the latest run)."""
     from advisor.bench.report import write_report

@@ -44,13 +44,24 @@ def plugins(registry, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    _table(("path", "plugin", "source", "hooks"),
-           [(r["path"], r["name"], r["distribution"] or ("built-in" if r["builtin"] else "-"), "\n".join(r["hooks"]))
-            for r in rows])
+    _table(
+        ("path", "plugin", "source", "hooks"),
+        [
+            (
+                r["path"],
+                r["name"],
+                r["distribution"] or ("built-in" if r["builtin"] else "-"),
+                "\n".join(r["hooks"]),
+            )
+            for r in rows
+        ],
+    )
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (with every setting, its default and help).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (with every setting, its default and help)."
+)
 @click.pass_obj
 def techniques(registry, as_json):
     """List the techniques with their kind, requirements and settings."""
@@ -58,8 +69,10 @@ def techniques(registry, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
-    _table(("technique", "kind", "requires", "description"),
-           [(r["name"], r["kind"], ", ".join(r["requires"]) or "-", r["description"]) for r in rows])
+    _table(
+        ("technique", "kind", "requires", "description"),
+        [(r["name"], r["kind"], ", ".join(r["requires"]) or "-", r["description"]) for r in rows],
+    )
 
 
 @click.command()
@@ -67,13 +80,22 @@ def techniques(registry, as_json):
 @click.pass_obj
 def tasks(registry, as_json):
     """List the benchmark tasks (for `advisor run --task` and suites) and where their data is."""
-    rows = [{"name": t.name, "failure_class": t.failure_class, "description": t.description,
-             "path": str(t.path), "corpus": str(t.corpus) if t.corpus else None}
-            for t in registry.tasks.values()]
+    rows = [
+        {
+            "name": t.name,
+            "failure_class": t.failure_class,
+            "description": t.description,
+            "path": str(t.path),
+            "corpus": str(t.corpus) if t.corpus else None,
+        }
+        for t in registry.tasks.values()
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    _table(("task", "probes", "description"), [(r["name"], r["failure_class"], r["description"]) for r in rows])
+    _table(
+        ("task", "probes", "description"), [(r["name"], r["failure_class"], r["description"]) for r in rows]
+    )
 
 
 @click.command()

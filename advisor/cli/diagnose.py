@@ -26,22 +26,88 @@ def _size(what: str):
 
 @click.command()
 @click.argument("log", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", metavar="NAME", help="Log format (default: detected). See `advisor plugins`: lm-eval, jsonl, csv, promptfoo.")
-@click.option("--metric", metavar="NAME", help="Per-sample metric that decides pass/fail (default: the first the record lists).")
-@click.option("--pass-threshold", type=float, default=0.5, show_default=True, help="A metric value at or above this passes (at or below, for lower-is-better metrics).")
-@click.option("--corpus", type=click.Path(exists=True, path_type=Path), help="Folder of .txt/.md/.jsonl documents: check with BM25 whether factual failures are retrievable.")
-@click.option("--rules", "rule_files", multiple=True, type=click.Path(path_type=Path), help="Extra TOML rule file (repeatable); a rule with a built-in id replaces it.")
-@click.option("--model", help="Model name (e.g. llama-2-7b) or config.json / model folder / .gguf, for its size.")
-@click.option("--params", callback=_size("parameter count"), help="Model size, e.g. 7B or 135M (instead of --model).")
-@click.option("--gpu-memory", callback=_size("GPU memory"), help="GPU memory, e.g. 24GB: says which training techniques fit.")
+@click.option(
+    "--format",
+    "fmt",
+    metavar="NAME",
+    help="Log format (default: detected). See `advisor plugins`: lm-eval, jsonl, csv, promptfoo.",
+)
+@click.option(
+    "--metric",
+    metavar="NAME",
+    help="Per-sample metric that decides pass/fail (default: the first the record lists).",
+)
+@click.option(
+    "--pass-threshold",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="A metric value at or above this passes (at or below, for lower-is-better metrics).",
+)
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder of .txt/.md/.jsonl documents: check with BM25 whether factual failures are retrievable.",
+)
+@click.option(
+    "--rules",
+    "rule_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra TOML rule file (repeatable); a rule with a built-in id replaces it.",
+)
+@click.option(
+    "--model", help="Model name (e.g. llama-2-7b) or config.json / model folder / .gguf, for its size."
+)
+@click.option(
+    "--params", callback=_size("parameter count"), help="Model size, e.g. 7B or 135M (instead of --model)."
+)
+@click.option(
+    "--gpu-memory",
+    callback=_size("GPU memory"),
+    help="GPU memory, e.g. 24GB: says which training techniques fit.",
+)
 @click.option("--train-examples", type=click.IntRange(min=0), help="How many training examples you have.")
-@click.option("--tried", default="", metavar="LIST", help="Techniques already tried, comma separated (e.g. few-shot,bm25-rag): any registered technique (`advisor techniques`).")
-@click.option("--fail-on", metavar="SPEC", help="Exit 1 when a failure rate is exceeded, e.g. format>0.2,factual>=10%.")
+@click.option(
+    "--tried",
+    default="",
+    metavar="LIST",
+    help="Techniques already tried, comma separated (e.g. few-shot,bm25-rag): any registered technique (`advisor techniques`).",
+)
+@click.option(
+    "--fail-on", metavar="SPEC", help="Exit 1 when a failure rate is exceeded, e.g. format>0.2,factual>=10%."
+)
 @click.option("--strict", is_flag=True, help="Fail on the first unreadable line instead of skipping it.")
-@click.option("--examples", default=3, show_default=True, type=click.IntRange(min=0), help="Examples shown per failure class.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: summary, records, recommendations, advice.")
-def diagnose(log, fmt, metric, pass_threshold, corpus, rule_files, model, params, gpu_memory,
-             train_examples, tried, fail_on, strict, examples, as_json):
+@click.option(
+    "--examples",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Examples shown per failure class.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object: summary, records, recommendations, advice.",
+)
+def diagnose(
+    log,
+    fmt,
+    metric,
+    pass_threshold,
+    corpus,
+    rule_files,
+    model,
+    params,
+    gpu_memory,
+    train_examples,
+    tried,
+    fail_on,
+    strict,
+    examples,
+    as_json,
+):
     """Classify every failed sample of LOG and recommend what to try next.
 
     LOG is an lm-evaluation-harness output folder (--log_samples), a samples_*.jsonl file,
@@ -62,18 +128,30 @@ def diagnose(log, fmt, metric, pass_threshold, corpus, rule_files, model, params
     tried_set = {t.strip() for t in tried.split(",") if t.strip()}
     if model and params is None:
         params = D.params_from_model(model)
-    context = Context(params=params, gpu_memory=gpu_memory, train_examples=train_examples,
-                      tried=frozenset(tried_set))
-    request = D.Request(path=log, format=fmt, metric=metric, threshold=pass_threshold, corpus=corpus,
-                        rule_files=list(rule_files), context=context, strict=strict,
-                        keep_records=as_json, examples=examples)
+    context = Context(
+        params=params, gpu_memory=gpu_memory, train_examples=train_examples, tried=frozenset(tried_set)
+    )
+    request = D.Request(
+        path=log,
+        format=fmt,
+        metric=metric,
+        threshold=pass_threshold,
+        corpus=corpus,
+        rule_files=list(rule_files),
+        context=context,
+        strict=strict,
+        keep_records=as_json,
+        examples=examples,
+    )
     report = D.run(request, registry_of())
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     if report.skipped:
         where = ", ".join(f"{n}" for _, n, _ in report.skipped[:20])
         more = f" and {len(report.skipped) - 20} more" if len(report.skipped) > 20 else ""
-        click.echo(f"warning: skipped {len(report.skipped)} unreadable line(s) of {log}: {where}{more}", err=True)
+        click.echo(
+            f"warning: skipped {len(report.skipped)} unreadable line(s) of {log}: {where}{more}", err=True
+        )
     if as_json:
         import orjson
 
@@ -88,5 +166,3 @@ def diagnose(log, fmt, metric, pass_threshold, corpus, rule_files, model, params
     if hits:
         click.echo(f"fail-on: {'; '.join(hits)}", err=True)
         sys.exit(1)
-
-

@@ -11,22 +11,48 @@ from advisor.cli.options import RegistryChoiceOption
 
 
 @click.command(name="run")
-@click.option("--technique", "-t", required=True, cls=RegistryChoiceOption, registry_attr="techniques",
-              help="Technique name.")
-@click.option("--task", required=True, cls=RegistryChoiceOption, registry_attr="tasks",
-              help="Task name.")
-@click.option("--model", "-m", default="smollm2-135m-instruct", show_default=True,
-              help="Model: the alias smollm2-135m-instruct, a local HF folder, a .gguf file, or a cached hub id.")
+@click.option(
+    "--technique",
+    "-t",
+    required=True,
+    cls=RegistryChoiceOption,
+    registry_attr="techniques",
+    help="Technique name.",
+)
+@click.option("--task", required=True, cls=RegistryChoiceOption, registry_attr="tasks", help="Task name.")
+@click.option(
+    "--model",
+    "-m",
+    default="smollm2-135m-instruct",
+    show_default=True,
+    help="Model: the alias smollm2-135m-instruct, a local HF folder, a .gguf file, or a cached hub id.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--train-limit", type=click.IntRange(min=1), help="Use at most N training examples.")
 @click.option("--eval-limit", type=click.IntRange(min=1), help="Evaluate on at most N test documents.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A technique setting (repeatable), e.g. --set r=16.")
-@click.option("--merge", is_flag=True, help="LoRA: fold the adapter into the base weights (saved with --save).")
-@click.option("--save", type=click.Path(file_okay=False, path_type=Path), help="Folder to save the adapter (PEFT format) or trained tensors.")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Evaluation batch size.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A technique setting (repeatable), e.g. --set r=16.",
+)
+@click.option(
+    "--merge", is_flag=True, help="LoRA: fold the adapter into the base weights (saved with --save)."
+)
+@click.option(
+    "--save",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to save the adapter (PEFT format) or trained tensors.",
+)
+@click.option(
+    "--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="Evaluation batch size."
+)
 @click.option("--no-cache", is_flag=True, help="Re-evaluate the baseline instead of using the cached score.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the harness reads this).")
-def run_command(technique, task, model, seed, train_limit, eval_limit, sets, merge, save, batch_size, no_cache, as_json):
+def run_command(
+    technique, task, model, seed, train_limit, eval_limit, sets, merge, save, batch_size, no_cache, as_json
+):
     """Apply one technique to a model on a task and measure it against the baseline.
 
     \b
@@ -36,9 +62,20 @@ def run_command(technique, task, model, seed, train_limit, eval_limit, sets, mer
     from advisor.cli import registry_of
     from advisor.train import cell as R
 
-    req = R.RunRequest(technique=technique, task=task, model=model, seed=seed, train_limit=train_limit,
-                       eval_limit=eval_limit, settings=R.parse_sets(sets), merge=merge, save=save,
-                       batch_size=batch_size, use_cache=not no_cache, progress=not as_json)
+    req = R.RunRequest(
+        technique=technique,
+        task=task,
+        model=model,
+        seed=seed,
+        train_limit=train_limit,
+        eval_limit=eval_limit,
+        settings=R.parse_sets(sets),
+        merge=merge,
+        save=save,
+        batch_size=batch_size,
+        use_cache=not no_cache,
+        progress=not as_json,
+    )
     result = R.run(req, registry_of())
     if as_json:
         click.echo(json.dumps(result, default=str))
@@ -55,7 +92,9 @@ def _print_run(result: dict) -> None:
         console.print(f"[yellow]skipped[/] {result['technique']}: {result['reason']}")
         return
     m = result["metrics"]
-    table = Table(title=f"{result['technique']} on {result['task']} ({result['model']})", title_justify="left")
+    table = Table(
+        title=f"{result['technique']} on {result['task']} ({result['model']})", title_justify="left"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     rows = [
@@ -64,14 +103,17 @@ def _print_run(result: dict) -> None:
         ("trainable / total parameters", f"{m['trainable_params']:,} / {m['total_params']:,}"),
     ]
     if "train_time_s" in m:
-        rows += [("train time", f"{m['train_time_s']:.1f} s"), ("tokens/s (training)", f"{m['tokens_per_s']:.0f}")]
-    rows += [("peak memory", f"{m['peak_memory_bytes'] / 1e9:.2f} GB ({m['peak_memory_kind']})"),
-             ("adapter / trained size", f"{(m.get('adapter_bytes') or 0) / 1e6:.2f} MB"),
-             ("generation latency (32 tokens)", f"{m['latency_ms']:.0f} ms")]
+        rows += [
+            ("train time", f"{m['train_time_s']:.1f} s"),
+            ("tokens/s (training)", f"{m['tokens_per_s']:.0f}"),
+        ]
+    rows += [
+        ("peak memory", f"{m['peak_memory_bytes'] / 1e9:.2f} GB ({m['peak_memory_kind']})"),
+        ("adapter / trained size", f"{(m.get('adapter_bytes') or 0) / 1e6:.2f} MB"),
+        ("generation latency (32 tokens)", f"{m['latency_ms']:.0f} ms"),
+    ]
     if "latency_merged_ms" in m:
         rows.append(("latency merged", f"{m['latency_merged_ms']:.0f} ms"))
     for row in rows:
         table.add_row(*row)
     console.print(table)
-
-

@@ -20,7 +20,9 @@ def words(text: str) -> list[str]:
 class Bm25Index:
     """A BM25+ index over ``texts``; ``ranking(query)`` gives their indices, best first."""
 
-    def __init__(self, texts: Sequence[str], tokenize: Callable[[str], list[str]] = words, empty: str = "-") -> None:
+    def __init__(
+        self, texts: Sequence[str], tokenize: Callable[[str], list[str]] = words, empty: str = "-"
+    ) -> None:
         from rank_bm25 import BM25Plus
 
         self.tokenize = tokenize

@@ -17,12 +17,31 @@ _MATERIAL_RE = re.compile(
     r"|\baccording to (?:the|this) (?:text|passage|article|review|sentence|paragraph|document|email|context)\b",
     re.I,
 )
-_CALC_RE = re.compile(r"\b(?:convert|calculate|compute|how many|how much|total|sum|difference|percent|average|"
-                      r"times|divided|multiplied|plus|minus|remain|left|later|earlier|after|before|postponed)\b|%",
-                      re.I)
+_CALC_RE = re.compile(
+    r"\b(?:convert|calculate|compute|how many|how much|total|sum|difference|percent|average|"
+    r"times|divided|multiplied|plus|minus|remain|left|later|earlier|after|before|postponed)\b|%",
+    re.I,
+)
 
 #: short references that are labels rather than facts: finding one in the prompt says nothing
-LABEL_WORDS = frozenset(["yes", "no", "true", "false", "positive", "negative", "neutral", "correct", "incorrect", "a", "b", "c", "d", "e"])
+LABEL_WORDS = frozenset(
+    [
+        "yes",
+        "no",
+        "true",
+        "false",
+        "positive",
+        "negative",
+        "neutral",
+        "correct",
+        "incorrect",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+    ]
+)
 
 
 class cached_property:  # noqa: N801 - functools' version takes a lock on every first access (3.11)

@@ -48,7 +48,9 @@ def load_corpus(path: Path) -> list[tuple[str, str]]:
     for file in files:
         suffix = file.suffix.lower()
         if suffix in TEXT_SUFFIXES:
-            passages += [(file.name, p) for p in _passages(file.read_text(encoding="utf-8", errors="replace"))]
+            passages += [
+                (file.name, p) for p in _passages(file.read_text(encoding="utf-8", errors="replace"))
+            ]
         elif suffix in (".jsonl", ".ndjson"):
             for i, line in enumerate(file.read_bytes().splitlines(), 1):
                 try:
@@ -56,7 +58,14 @@ def load_corpus(path: Path) -> list[tuple[str, str]]:
                 except orjson.JSONDecodeError:
                     continue
                 if isinstance(obj, dict):
-                    body = next((obj[k] for k in ("text", "content", "passage", "body") if isinstance(obj.get(k), str)), None)
+                    body = next(
+                        (
+                            obj[k]
+                            for k in ("text", "content", "passage", "body")
+                            if isinstance(obj.get(k), str)
+                        ),
+                        None,
+                    )
                     if body:
                         passages += [(f"{file.name}:{i}", p) for p in _passages(body)]
     if not passages:

@@ -75,8 +75,16 @@ def compare_to_reference(record: EvalRecord) -> bool | None:
 def classify(findings: list[Finding], ctx: DiagnosisContext) -> tuple[FailureClass, str, list[str]]:
     if not findings:
         if ctx.content_correct:
-            return FailureClass.FORMAT, "other-form", ["the expected answer is in the output, but the metric rejects its form"]
-        return FailureClass.FACTUAL, "unverified", ["no behaviour or format cause found; counted as a content error"]
+            return (
+                FailureClass.FORMAT,
+                "other-form",
+                ["the expected answer is in the output, but the metric rejects its form"],
+            )
+        return (
+            FailureClass.FACTUAL,
+            "unverified",
+            ["no behaviour or format cause found; counted as a content error"],
+        )
     best = min(findings, key=lambda f: _RANK[f.verdict])
     evidence = [best.evidence] + [f.evidence for f in findings if f is not best]
     return best.verdict, best.subtype, evidence

@@ -141,14 +141,19 @@ def run(request: Request, registry: Any = None) -> Report:
     if request.metric and not options.metric_found and profile.total:
         from advisor.errors import did_you_mean
 
-        raise did_you_mean(request.metric, sorted(options.metrics_seen) or ["(none: the log has no metrics)"],
-                           "--metric (no record has it)")
+        raise did_you_mean(
+            request.metric,
+            sorted(options.metrics_seen) or ["(none: the log has no metrics)"],
+            "--metric (no record has it)",
+        )
     if profile.total == 0:
         from advisor.errors import InputError
 
         raise InputError(f"{request.path} has no readable records ({profile.skipped} lines skipped)")
 
-    ctx = replace(request.context, memory=memory_needs(request.context, registry.techniques), techniques=kinds)
+    ctx = replace(
+        request.context, memory=memory_needs(request.context, registry.techniques), techniques=kinds
+    )
     flat = R.enrich(profile.flat(), ctx, dict(profile.subtypes))
     recs, advice = R.recommend(flat, rules, ctx)
     return Report(reader.name, profile, kept, recs, advice, read_ctx.skipped, registry.warnings())
@@ -162,7 +167,9 @@ def _check_corpus(corpus: Any, d: Diagnosis, profile: Profile) -> None:
     if hit:
         profile.retrievable += 1
         rank, doc = hit
-        d.evidence.append(f"the reference is in BM25 passage #{rank} of the corpus ({doc}): RAG can supply it")
+        d.evidence.append(
+            f"the reference is in BM25 passage #{rank} of the corpus ({doc}): RAG can supply it"
+        )
     else:
         d.evidence.append("the reference is not in the top BM25 passages of the corpus")
 

@@ -59,13 +59,20 @@ class Profile:
         failed = self.failed
         judged = self.total - self.unjudged
         flat: dict[str, Any] = {
-            "total": self.total, "passed": self.passed, "failed": failed, "skipped": self.skipped,
-            "unjudged": self.unjudged, "pass_rate": self.passed / judged if judged else 0.0,
+            "total": self.total,
+            "passed": self.passed,
+            "failed": failed,
+            "skipped": self.skipped,
+            "unjudged": self.unjudged,
+            "pass_rate": self.passed / judged if judged else 0.0,
             "tasks.count": len(self.tasks),
             "tasks.failing": sum(1 for c in self.tasks.values() if sum(c[v.value] for v in PRECEDENCE)),
             "tasks.clean": sum(1 for c in self.tasks.values() if not sum(c[v.value] for v in PRECEDENCE)),
-            "corpus.checked": self.corpus_checked, "corpus.retrievable": self.retrievable,
-            "corpus.retrievable_share": self.retrievable / self.corpus_checked if self.corpus_checked else 0.0,
+            "corpus.checked": self.corpus_checked,
+            "corpus.retrievable": self.retrievable,
+            "corpus.retrievable_share": self.retrievable / self.corpus_checked
+            if self.corpus_checked
+            else 0.0,
         }
         for cls in PRECEDENCE:
             n = self.verdicts[cls.value]
@@ -93,8 +100,11 @@ class Profile:
             "pass_rate": round(self.passed / judged, 4) if judged else None,
             "verdicts": {c.value: self.verdicts[c.value] for c in PRECEDENCE},
             "subtypes": dict(self.subtypes.most_common()),
-            "tasks": {t: {k: c[k] for k in ("none", *[v.value for v in PRECEDENCE], "unjudged") if c[k]}
-                      for t, c in sorted(self.tasks.items())},
+            "tasks": {
+                t: {k: c[k] for k in ("none", *[v.value for v in PRECEDENCE], "unjudged") if c[k]}
+                for t, c in sorted(self.tasks.items())
+            },
             "corpus": {"checked": self.corpus_checked, "retrievable": self.retrievable}
-            if self.corpus_checked else None,
+            if self.corpus_checked
+            else None,
         }

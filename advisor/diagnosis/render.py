@@ -26,7 +26,9 @@ def render(report: Report, console: Console) -> None:
     )
     if report.skipped:
         lines = ", ".join(f"{n}" for _, n, _ in report.skipped[:10])
-        console.print(f"  skipped line(s): {lines}{' ...' if len(report.skipped) > 10 else ''}", style="yellow")
+        console.print(
+            f"  skipped line(s): {lines}{' ...' if len(report.skipped) > 10 else ''}", style="yellow"
+        )
 
     table = Table(title="Failures by class and task", title_justify="left")
     table.add_column("task")
@@ -62,7 +64,9 @@ def render(report: Report, console: Console) -> None:
                 where = f"{r.task or '-'} #{r.doc_id if r.doc_id is not None else (r.id or r.line)}"
                 if r.filter and r.filter != "none":
                     where += f" [{r.filter}]"
-                console.print(Text.assemble((f"  {cls.value}/{d.subtype}", _COLOURS[cls.value]), f"  {where}"))
+                console.print(
+                    Text.assemble((f"  {cls.value}/{d.subtype}", _COLOURS[cls.value]), f"  {where}")
+                )
                 console.print(f"    output:   {T.clip(r.output, 100)!r}", highlight=False)
                 if r.reference is not None:
                     console.print(f"    expected: {T.clip(r.reference, 100)!r}", highlight=False)
@@ -73,7 +77,11 @@ def render(report: Report, console: Console) -> None:
     if not report.recommendations:
         console.print("  none: every sample passed.")
     for rec in report.recommendations:
-        fit = "" if rec.fits_gpu is None else (" [green](fits)[/]" if rec.fits_gpu else " [red](does not fit)[/]")
+        fit = (
+            ""
+            if rec.fits_gpu is None
+            else (" [green](fits)[/]" if rec.fits_gpu else " [red](does not fit)[/]")
+        )
         console.print(f"  [bold]{rec.rank}. {rec.technique}[/]{fit}  [dim]{rec.rule}[/]")
         console.print(f"     {rec.rationale}", highlight=False)
         for text in rec.advice:

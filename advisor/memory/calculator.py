@@ -154,9 +154,16 @@ class ModelShape:
         """A ``transformers.LlamaConfig`` of this shape (for building random-init models to measure)."""
         from transformers import LlamaConfig
 
-        fields_ = dict(hidden_size=self.hidden, num_hidden_layers=self.layers, num_attention_heads=self.heads,
-                       num_key_value_heads=self.kv, intermediate_size=self.ffn, vocab_size=self.vocab,
-                       tie_word_embeddings=self.tie_embeddings, max_position_embeddings=4096)
+        fields_ = dict(
+            hidden_size=self.hidden,
+            num_hidden_layers=self.layers,
+            num_attention_heads=self.heads,
+            num_key_value_heads=self.kv,
+            intermediate_size=self.ffn,
+            vocab_size=self.vocab,
+            tie_word_embeddings=self.tie_embeddings,
+            max_position_embeddings=4096,
+        )
         return LlamaConfig(**{**fields_, **overrides})
 
     def matrices(self) -> dict[str, tuple[int, int]]:

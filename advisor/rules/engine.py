@@ -20,8 +20,19 @@ from advisor.errors import PluginError, UsageError
 _COND_RE = re.compile(r"^\s*(not\s+)?([\w.+\-/]+)\s*(?:(>=|<=|==|!=|>|<)\s*(.+?))?\s*$")
 _TERM_RE = re.compile(r"^\s*(?:(-?[\d.]+(?:e-?\d+)?)\s*\*\s*)?([A-Za-z_][\w.+\-/]*)?\s*$")
 _PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][\w.+\-/]*)(?::([^{}]*))?\}")
-_ALLOWED_KEYS = {"id", "technique", "kind", "when", "score", "rationale", "advice", "applies_to",
-                 "requires_fit", "skip_if_tried", "description"}
+_ALLOWED_KEYS = {
+    "id",
+    "technique",
+    "kind",
+    "when",
+    "score",
+    "rationale",
+    "advice",
+    "applies_to",
+    "requires_fit",
+    "skip_if_tried",
+    "description",
+}
 
 
 @dataclass
@@ -50,10 +61,18 @@ class Rule:
             if not _COND_RE.match(str(cond)):
                 raise PluginError(f"{origin}: rule {data['id']!r} has a condition I cannot read: {cond!r}")
         rule = cls(
-            id=str(data["id"]), when=[str(c) for c in when], technique=data.get("technique"),
-            kind=data.get("kind"), score=str(data.get("score", "0")), rationale=str(data.get("rationale", "")),
-            applies_to=[data["applies_to"]] if isinstance(data.get("applies_to"), str) else list(data.get("applies_to", [])), requires_fit=bool(data.get("requires_fit", False)),
-            skip_if_tried=bool(data.get("skip_if_tried", True)), origin=origin,
+            id=str(data["id"]),
+            when=[str(c) for c in when],
+            technique=data.get("technique"),
+            kind=data.get("kind"),
+            score=str(data.get("score", "0")),
+            rationale=str(data.get("rationale", "")),
+            applies_to=[data["applies_to"]]
+            if isinstance(data.get("applies_to"), str)
+            else list(data.get("applies_to", [])),
+            requires_fit=bool(data.get("requires_fit", False)),
+            skip_if_tried=bool(data.get("skip_if_tried", True)),
+            origin=origin,
         )
         _parse_score(rule.score, f"{origin}: rule {rule.id!r}")
         return rule
@@ -86,8 +105,12 @@ def condition_holds(cond: str, profile: dict[str, Any]) -> bool:
         right = profile[right]
     try:
         result = {
-            ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-            "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+            ">=": lambda a, b: a >= b,
+            "<=": lambda a, b: a <= b,
+            ">": lambda a, b: a > b,
+            "<": lambda a, b: a < b,
+            "==": lambda a, b: a == b,
+            "!=": lambda a, b: a != b,
         }[op](value, right)
     except TypeError:
         return False
@@ -125,7 +148,12 @@ def render(template: str, profile: dict[str, Any]) -> str:
             return "?"
         value = profile[key]
         try:
-            if spec and isinstance(value, (int, float)) and spec.endswith((",", "d")) and not isinstance(value, bool):
+            if (
+                spec
+                and isinstance(value, (int, float))
+                and spec.endswith((",", "d"))
+                and not isinstance(value, bool)
+            ):
                 value = int(value)
             return format(value, spec)
         except (ValueError, TypeError):
@@ -182,8 +210,12 @@ def enrich(flat: dict[str, Any], ctx: Context, subtypes: dict[str, int]) -> dict
     p = dict(flat)
     for cls in ("factual", "behaviour", "format"):
         p[f"dominant.{cls}"] = 1 if p.get("dominant") == cls else 0
-    p["json_failures"] = sum(n for k, n in subtypes.items() if k.startswith("format/") and
-                             k.split("/", 1)[1] in ("json-invalid", "json-keys", "truncated", "value-form", "code-fence"))
+    p["json_failures"] = sum(
+        n
+        for k, n in subtypes.items()
+        if k.startswith("format/")
+        and k.split("/", 1)[1] in ("json-invalid", "json-keys", "truncated", "value-form", "code-fence")
+    )
     if ctx.params is not None:
         p["context.params"] = ctx.params
         p["context.small_model"] = 1 if ctx.params < 1e9 else 0
@@ -201,14 +233,18 @@ def enrich(flat: dict[str, Any], ctx: Context, subtypes: dict[str, int]) -> dict
             p[f"fits.{name}"] = 1 if fits else 0
             p[f"nofit.{name}"] = 0 if fits else 1
     if p.get("corpus.checked"):
-        p["corpus_note"] = (f" {p['corpus.retrievable']} of {p['corpus.checked']} factual failures have their "
-                            "answer in the top BM25 passages of your corpus.")
+        p["corpus_note"] = (
+            f" {p['corpus.retrievable']} of {p['corpus.checked']} factual failures have their "
+            "answer in the top BM25 passages of your corpus."
+        )
     else:
         p["corpus_note"] = " (Pass --corpus DOCS to check that the answers are retrievable.)"
     return p
 
 
-def recommend(profile: dict[str, Any], rules: list[Rule], ctx: Context) -> tuple[list[Recommendation], list[dict]]:
+def recommend(
+    profile: dict[str, Any], rules: list[Rule], ctx: Context
+) -> tuple[list[Recommendation], list[dict]]:
     """Ranked recommendations (best rule per technique) and general advice, from the rules."""
     best: dict[str, tuple[float, Rule]] = {}
     advice_rules: list[Rule] = []
@@ -236,9 +272,19 @@ def recommend(profile: dict[str, Any], rules: list[Rule], ctx: Context) -> tuple
         fits = None if f"fits.{technique}" not in profile else bool(profile[f"fits.{technique}"])
         if need is not None and ctx.gpu_memory is not None:
             verb = "fits" if fits else "does NOT fit"
-            rationale += f" Needs about {need / 1e9:.1f} GB for training: {verb} {ctx.gpu_memory / 1e9:.0f} GB."
-        rec = Recommendation(rank=rank, technique=technique, rule=rule.id, rationale=rationale, score=score,
-                             kind=kind, memory_bytes=need, fits_gpu=fits)
+            rationale += (
+                f" Needs about {need / 1e9:.1f} GB for training: {verb} {ctx.gpu_memory / 1e9:.0f} GB."
+            )
+        rec = Recommendation(
+            rank=rank,
+            technique=technique,
+            rule=rule.id,
+            rationale=rationale,
+            score=score,
+            kind=kind,
+            memory_bytes=need,
+            fits_gpu=fits,
+        )
         recs.append(rec)
     general = []
     by_name = {r.technique: r for r in recs}

@@ -111,8 +111,13 @@ def latency_ms(model: Any, tokenizer: Any, new_tokens: int = 32) -> float:
         for i, prompt in enumerate(LATENCY_PROMPTS):
             ids = tokenizer(chat_prompt(tokenizer, prompt), return_tensors="pt").to(device)
             started = time.perf_counter()
-            model.generate(**ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                           pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+            model.generate(
+                **ids,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            )
             if device.type == "cuda":
                 torch.cuda.synchronize()
             if i:  # the first call warms up
@@ -135,8 +140,16 @@ def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
     if req.task not in tasks:
         raise did_you_mean(req.task, list(tasks), "task")
     result: dict[str, Any] = {
-        "technique": technique.name, "kind": technique.kind, "task": req.task, "model": req.model,
-        "seed": req.seed, "status": "ok", "reason": None, "settings": settings, "metric": None, "metrics": {},
+        "technique": technique.name,
+        "kind": technique.kind,
+        "task": req.task,
+        "model": req.model,
+        "seed": req.seed,
+        "status": "ok",
+        "reason": None,
+        "settings": settings,
+        "metric": None,
+        "metrics": {},
     }
     device = _device()
     with tempfile.TemporaryDirectory(prefix="advisor-run-") as tmp:
@@ -149,8 +162,14 @@ def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
     return result
 
 
-def _measure(req: RunRequest, technique: Any, settings: dict[str, Any], env: Environment,
-             result: dict[str, Any], task: Any) -> dict[str, Any]:
+def _measure(
+    req: RunRequest,
+    technique: Any,
+    settings: dict[str, Any],
+    env: Environment,
+    result: dict[str, Any],
+    task: Any,
+) -> dict[str, Any]:
     """Load, evaluate the baseline, apply the technique, evaluate again and measure."""
     from advisor.train.evaluate import evaluate, load_task
     from advisor.train.loop import seed_everything
@@ -206,10 +225,14 @@ def _measure(req: RunRequest, technique: Any, settings: dict[str, Any], env: Env
     metrics["total_params"] = int(info.get("total_params", total))
     train = info.get("train")
     if train:
-        metrics.update(train_time_s=train["seconds"], tokens_per_s=train["tokens_per_s"], train_steps=train["steps"],
-                       train_loss_first=train["train_loss"][0] if train["train_loss"] else None,
-                       train_loss_last=train["train_loss"][-1] if train["train_loss"] else None,
-                       val_loss=train["val_loss"])
+        metrics.update(
+            train_time_s=train["seconds"],
+            tokens_per_s=train["tokens_per_s"],
+            train_steps=train["steps"],
+            train_loss_first=train["train_loss"][0] if train["train_loss"] else None,
+            train_loss_last=train["train_loss"][-1] if train["train_loss"] else None,
+            val_loss=train["val_loss"],
+        )
     else:
         metrics["apply_seconds"] = apply_seconds
     metrics["adapter_bytes"] = _save(system, technique, req, workdir)
@@ -247,6 +270,9 @@ def _save(system: System, technique: Any, req: RunRequest, workdir: Path) -> int
         from safetensors.torch import save_file
 
         target.mkdir(parents=True, exist_ok=True)
-        save_file({n: p.detach().cpu().contiguous() for n, p in trained.items()}, str(target / "trained.safetensors"))
+        save_file(
+            {n: p.detach().cpu().contiguous() for n, p in trained.items()},
+            str(target / "trained.safetensors"),
+        )
         return _dir_bytes(target)
     return sum(p.numel() * p.element_size() for p in trained.values())

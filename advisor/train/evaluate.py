@@ -102,8 +102,13 @@ def make_lm(system: System, batch_size: int = 8) -> Any:
     return lm
 
 
-def evaluate(system: System, loaded: LoadedTask, limit: int | None = None, batch_size: int = 8,
-             log_samples: bool = False) -> dict[str, Any]:
+def evaluate(
+    system: System,
+    loaded: LoadedTask,
+    limit: int | None = None,
+    batch_size: int = 8,
+    log_samples: bool = False,
+) -> dict[str, Any]:
     """Run lm-eval; returns {"metrics": {"metric,filter": value}, "primary": value, "seconds": s}."""
     _offline()
     from lm_eval import simple_evaluate
@@ -115,17 +120,26 @@ def evaluate(system: System, loaded: LoadedTask, limit: int | None = None, batch
     lm = make_lm(system, batch_size)
     started = time.perf_counter()
     out = simple_evaluate(
-        model=lm, tasks=[loaded.name],
+        model=lm,
+        tasks=[loaded.name],
         task_manager=loaded.manager or TaskManager(include_path=str(loaded.include_path)),
-        limit=limit, apply_chat_template=chat, log_samples=log_samples, bootstrap_iters=0,
-        random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0,
+        limit=limit,
+        apply_chat_template=chat,
+        log_samples=log_samples,
+        bootstrap_iters=0,
+        random_seed=0,
+        numpy_random_seed=0,
+        torch_random_seed=0,
+        fewshot_random_seed=0,
         verbosity="ERROR",
     )
     seconds = time.perf_counter() - started
     results = out["results"][loaded.name]
     metrics = {k: float(v) for k, v in results.items() if isinstance(v, (int, float)) and "_stderr" not in k}
     if loaded.primary not in metrics:
-        raise UsageError(f"task {loaded.name!r} reports no metric {loaded.primary!r} (it has: {', '.join(metrics)})")
+        raise UsageError(
+            f"task {loaded.name!r} reports no metric {loaded.primary!r} (it has: {', '.join(metrics)})"
+        )
     result = {"metrics": metrics, "primary": metrics[loaded.primary], "seconds": seconds}
     if log_samples:
         result["samples"] = out.get("samples", {}).get(loaded.name, [])

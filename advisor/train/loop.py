@@ -74,12 +74,15 @@ def seed_everything(seed: int) -> None:
 def chat_prompt(tokenizer: Any, prompt: str) -> str:
     """The prompt as the evaluation renders it: through the chat template when the model has one."""
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                             add_generation_prompt=True)
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
     return prompt
 
 
-def encode_examples(tokenizer: Any, rows: list[dict[str, str]], max_length: int) -> list[tuple[list[int], list[int]]]:
+def encode_examples(
+    tokenizer: Any, rows: list[dict[str, str]], max_length: int
+) -> list[tuple[list[int], list[int]]]:
     """(token ids, prompt length) per row: the chat-templated prompt, then the target and EOS."""
     eos = tokenizer.eos_token or ""
     out = []
@@ -123,7 +126,9 @@ def weighted_loss(model: Any, ids: Any, mask: Any, weights: Any) -> Any:
     return (loss * w.reshape(-1)).sum() / w.sum().clamp_min(1e-8)
 
 
-def train(model: Any, tokenizer: Any, rows: list[dict[str, str]], cfg: TrainConfig, env: Any = None) -> TrainStats:
+def train(
+    model: Any, tokenizer: Any, rows: list[dict[str, str]], cfg: TrainConfig, env: Any = None
+) -> TrainStats:
     """Train ``model``'s trainable parameters on ``rows`` ({"prompt", "target"}); returns the stats."""
     import torch
 
@@ -150,7 +155,8 @@ def train(model: Any, tokenizer: Any, rows: list[dict[str, str]], cfg: TrainConf
     total_steps = cfg.max_steps or per_epoch * cfg.epochs
     warmup = min(cfg.warmup_steps, max(total_steps // 10, 1))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / max(total_steps, 1)) + 1e-3)
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / max(total_steps, 1)) + 1e-3
+    )
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else _null()
 
     stats = TrainStats()
@@ -205,7 +211,9 @@ def evaluate_loss(model: Any, examples: list, pad_id: int, cfg: TrainConfig, aut
     total = 0.0
     with torch.no_grad():
         for i in range(0, len(examples), cfg.batch_size):
-            ids, mask, w = _batch(examples[i : i + cfg.batch_size], pad_id, 0.0, next(model.parameters()).device)
+            ids, mask, w = _batch(
+                examples[i : i + cfg.batch_size], pad_id, 0.0, next(model.parameters()).device
+            )
             with autocast:
                 total += float(weighted_loss(model, ids, mask, w)) * len(ids)
     model.train()
@@ -226,8 +234,14 @@ def _progress(total: int, show: bool):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
 
 
 class TrainableTechnique:
@@ -248,5 +262,8 @@ class TrainableTechnique:
         model = self.prepare(model, settings, env)
         trainable, total = count_parameters(model)
         stats = train(model, tokenizer, task.train, TrainConfig.from_settings(settings, env.seed), env)
-        return System(model, tokenizer, info={"trainable_params": trainable, "total_params": total,
-                                              "train": stats.to_json()})
+        return System(
+            model,
+            tokenizer,
+            info={"trainable_params": trainable, "total_params": total, "train": stats.to_json()},
+        )

@@ -92,19 +92,27 @@ class Technique:
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
             valid = ", ".join(sorted(self.defaults)) or "none"
-            raise UsageError(f"technique {self.name!r} does not take {', '.join(unknown)} (it takes: {valid})")
+            raise UsageError(
+                f"technique {self.name!r} does not take {', '.join(unknown)} (it takes: {valid})"
+            )
         merged = dict(self.defaults)
         for key, value in overrides.items():
             merged[key] = coerce(value, self.defaults[key], key)
         return merged
 
-    def apply(self, model: Any, tokenizer: Any, task: TaskData, settings: dict[str, Any],
-              env: Environment) -> System:
+    def apply(
+        self, model: Any, tokenizer: Any, task: TaskData, settings: dict[str, Any], env: Environment
+    ) -> System:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "requires": list(self.requires),
-                "description": self.description, "defaults": dict(self.defaults)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "requires": list(self.requires),
+            "description": self.description,
+            "defaults": dict(self.defaults),
+        }
 
 
 def coerce(value: Any, default: Any, key: str) -> Any:

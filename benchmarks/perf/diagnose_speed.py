@@ -23,8 +23,11 @@ from pathlib import Path
 FAILURES = [
     ("What is the capital of Zarnovia?", "Paris", "Velmora"),
     ("What is the capital of Zarnovia?", "The capital of Zarnovia is Velmora.", "Velmora"),
-    ("Extract JSON: Anna is 31 and lives in Oslo.", '```json\n{"name": "Anna", "age": 31}\n```',
-     '{"name": "Anna", "age": 31}'),
+    (
+        "Extract JSON: Anna is 31 and lives in Oslo.",
+        '```json\n{"name": "Anna", "age": 31}\n```',
+        '{"name": "Anna", "age": 31}',
+    ),
     ("Who founded Quorbin Labs?", "I don't know.", "Ilsa Marven"),
     ("Summarise: the cat sat.", "cat cat cat cat cat cat cat cat cat cat cat cat cat cat", "A cat sat."),
     ("Answer in French: what colour is the sky?", "The sky is blue.", "bleu"),
@@ -40,8 +43,19 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
                 passed = False
             else:
                 prompt, output, ref, passed = f"What is {i % 97} + 1?", str(i % 97 + 1), str(i % 97 + 1), True
-            fh.write(json.dumps({"id": i, "task": f"t{i % 3}", "prompt": prompt, "output": output,
-                                 "reference": ref, "passed": passed}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": i,
+                        "task": f"t{i % 3}",
+                        "prompt": prompt,
+                        "output": output,
+                        "reference": ref,
+                        "passed": passed,
+                    }
+                )
+                + "\n"
+            )
 
 
 def main() -> None:
@@ -53,7 +67,9 @@ def main() -> None:
     log = tmp / "big.jsonl"
     t0 = time.perf_counter()
     generate(log, args.records)
-    print(f"generated {args.records:,} records ({log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"generated {args.records:,} records ({log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s"
+    )
     advisor = Path(sys.executable).with_name("advisor")
     cmd = [str(advisor), "diagnose", str(log)]
     if hasattr(os, "sched_setaffinity"):
@@ -66,8 +82,10 @@ def main() -> None:
         print(proc.stderr, file=sys.stderr)
         sys.exit(proc.returncode)
     rate = args.records / wall
-    print(f"advisor diagnose: {wall:.1f}s wall, {rate:,.0f} records/s on one core "
-          f"(target >= 50,000), peak RSS {peak_kb / 1024:.0f} MB (target <= 300)")
+    print(
+        f"advisor diagnose: {wall:.1f}s wall, {rate:,.0f} records/s on one core "
+        f"(target >= 50,000), peak RSS {peak_kb / 1024:.0f} MB (target <= 300)"
+    )
     if not args.keep:
         log.unlink()
         tmp.rmdir()

@@ -26,10 +26,20 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "plugins"))
 
 SHAPES = {
-    "llama-1b": dict(hidden_size=2048, num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
-                     intermediate_size=8192),
-    "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                 intermediate_size=128),
+    "llama-1b": dict(
+        hidden_size=2048,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        intermediate_size=8192,
+    ),
+    "tiny": dict(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=128,
+    ),
 }
 
 
@@ -67,8 +77,14 @@ def main() -> None:
     steps = 2 if args.tiny else args.steps
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tok = AutoTokenizer.from_pretrained(args.tokenizer)
-    config = LlamaConfig(vocab_size=len(tok), max_position_embeddings=2048, tie_word_embeddings=True,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **shape)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        **shape,
+    )
     data = rows(args.batch_size * steps + 16)
     env = Environment(device=device, progress=False)
     techniques = {"lora": Lora(), "qlora": QLora(), "full-ft": FullFT()}
@@ -83,8 +99,14 @@ def main() -> None:
             results.append({"technique": name, "status": "skipped", "reason": reason})
             print(f"{name}: skipped ({reason})", flush=True)
             continue
-        settings = technique.settings({"max_steps": steps, "batch_size": args.batch_size,
-                                       "max_length": args.max_length, "val_fraction": 0.0})
+        settings = technique.settings(
+            {
+                "max_steps": steps,
+                "batch_size": args.batch_size,
+                "max_length": args.max_length,
+                "val_fraction": 0.0,
+            }
+        )
         model = LlamaForCausalLM.from_pretrained(saved, torch_dtype=torch.float32).to(device)
         if device == "cuda":
             torch.cuda.empty_cache()
@@ -93,11 +115,21 @@ def main() -> None:
         model = technique.prepare(model, settings, env)
         trainable, total = count_parameters(model)
         stats = train(model, tok, data, TrainConfig.from_settings(settings), env)
-        row = {"technique": name, "status": "ok", "device": device, "shape": "tiny" if args.tiny else args.shape,
-               "trainable_params": trainable, "total_params": total, "steps": stats.steps,
-               "batch_size": args.batch_size, "max_length": args.max_length,
-               "tokens_per_s": round(stats.tokens_per_s, 1), "seconds": round(time.perf_counter() - started, 1),
-               "loss_first": stats.train_loss[0], "loss_last": stats.train_loss[-1]}
+        row = {
+            "technique": name,
+            "status": "ok",
+            "device": device,
+            "shape": "tiny" if args.tiny else args.shape,
+            "trainable_params": trainable,
+            "total_params": total,
+            "steps": stats.steps,
+            "batch_size": args.batch_size,
+            "max_length": args.max_length,
+            "tokens_per_s": round(stats.tokens_per_s, 1),
+            "seconds": round(time.perf_counter() - started, 1),
+            "loss_first": stats.train_loss[0],
+            "loss_last": stats.train_loss[-1],
+        }
         if device == "cuda":
             row["peak_cuda_bytes"] = int(torch.cuda.max_memory_allocated())
             row["gpu"] = torch.cuda.get_device_name()
@@ -112,7 +144,9 @@ def main() -> None:
     print(f"\n{'technique':<10}{'status':<9}{'trainable':>14}{'tokens/s':>11}{'peak GB':>9}")
     for r in results:
         peak = f"{r['peak_cuda_bytes'] / 1e9:.2f}" if "peak_cuda_bytes" in r else "-"
-        print(f"{r['technique']:<10}{r['status']:<9}{r.get('trainable_params', 0):>14,}{r.get('tokens_per_s', 0):>11}{peak:>9}")
+        print(
+            f"{r['technique']:<10}{r['status']:<9}{r.get('trainable_params', 0):>14,}{r.get('tokens_per_s', 0):>11}{peak:>9}"
+        )
 
 
 if __name__ == "__main__":

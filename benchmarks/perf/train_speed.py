@@ -49,9 +49,20 @@ def settings(args) -> dict:
     from advisor.plugins import get_registry
 
     lora = get_registry().techniques["lora"]
-    return lora, lora.settings({**LORA, "learning_rate": args.lr, "max_steps": args.steps, "batch_size": args.batch_size,
-                                "max_length": args.max_length, "grad_accum": 1, "val_fraction": 0.0,
-                                "prompt_loss_weight": 0.0, "warmup_steps": 5, "epochs": 1})
+    return lora, lora.settings(
+        {
+            **LORA,
+            "learning_rate": args.lr,
+            "max_steps": args.steps,
+            "batch_size": args.batch_size,
+            "max_length": args.max_length,
+            "grad_accum": 1,
+            "val_fraction": 0.0,
+            "prompt_loss_weight": 0.0,
+            "warmup_steps": 5,
+            "epochs": 1,
+        }
+    )
 
 
 def run_advisor(base, tokenizer, rows, args) -> dict:
@@ -64,9 +75,19 @@ def run_advisor(base, tokenizer, rows, args) -> dict:
     lora, s = settings(args)
     torch.manual_seed(args.seed)
     model = lora.prepare(copy.deepcopy(base), s, None)
-    stats = train(model, tokenizer, rows, TrainConfig.from_settings(s, args.seed),
-                  Environment(device="cpu", seed=args.seed, progress=False))
-    return {"tokens": stats.tokens, "seconds": stats.seconds, "steps": stats.steps, "loss": stats.train_loss[-1]}
+    stats = train(
+        model,
+        tokenizer,
+        rows,
+        TrainConfig.from_settings(s, args.seed),
+        Environment(device="cpu", seed=args.seed, progress=False),
+    )
+    return {
+        "tokens": stats.tokens,
+        "seconds": stats.seconds,
+        "steps": stats.steps,
+        "loss": stats.train_loss[-1],
+    }
 
 
 def run_plain(base, tokenizer, rows, args) -> dict:
@@ -77,8 +98,13 @@ def run_plain(base, tokenizer, rows, args) -> dict:
     from advisor.train.loop import encode_examples
 
     torch.manual_seed(args.seed)
-    cfg = LoraConfig(task_type=TaskType.CAUSAL_LM, r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
-                     target_modules=LORA["targets"].split(","))
+    cfg = LoraConfig(
+        task_type=TaskType.CAUSAL_LM,
+        r=LORA["r"],
+        lora_alpha=LORA["alpha"],
+        lora_dropout=LORA["dropout"],
+        target_modules=LORA["targets"].split(","),
+    )
     model = get_peft_model(copy.deepcopy(base), cfg)
     # the same rows in the same order as advisor.train.loop.train (its two seeded shuffles)
     rows = list(rows)
@@ -94,7 +120,8 @@ def run_plain(base, tokenizer, rows, args) -> dict:
     total = args.steps
     warmup = min(5, max(total // 10, 1))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / max(total, 1)) + 1e-3)
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / max(total, 1)) + 1e-3
+    )
     model.train()
     tokens = 0
     started = time.perf_counter()
@@ -154,23 +181,37 @@ def main(argv: list[str] | None = None) -> int:
         r["tokens_per_s"] = r["tokens"] / r["seconds"]
         results[name].append(r)
         if not args.json:
-            print(f"{name:8s} {r['steps']} steps  {r['tokens']} tokens  {r['seconds']:.2f} s  "
-                  f"{r['tokens_per_s']:.1f} tokens/s  cpu {r['cpu_seconds']:.1f} s  last loss {r['loss']:.3f}", flush=True)
+            print(
+                f"{name:8s} {r['steps']} steps  {r['tokens']} tokens  {r['seconds']:.2f} s  "
+                f"{r['tokens_per_s']:.1f} tokens/s  cpu {r['cpu_seconds']:.1f} s  last loss {r['loss']:.3f}",
+                flush=True,
+            )
     same_tokens = len({r["tokens"] for rs in results.values() for r in rs}) == 1
     speed = {k: statistics.median(r["tokens_per_s"] for r in v) for k, v in results.items()}
     ratio = speed["advisor"] / speed["plain"]
     cpu = {k: statistics.median(r["cpu_seconds"] for r in v) for k, v in results.items()}
     cpu_ratio = cpu["plain"] / cpu["advisor"]
-    out = {"steps": args.steps, "batch_size": args.batch_size, "max_length": args.max_length,
-           "threads": torch.get_num_threads(), "order": sequence, "same_tokens": same_tokens,
-           "advisor_tokens_per_s": speed["advisor"], "plain_tokens_per_s": speed["plain"], "ratio": ratio,
-           "cpu_time_ratio": cpu_ratio,
-           "target": 0.95, "runs": results}
+    out = {
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "threads": torch.get_num_threads(),
+        "order": sequence,
+        "same_tokens": same_tokens,
+        "advisor_tokens_per_s": speed["advisor"],
+        "plain_tokens_per_s": speed["plain"],
+        "ratio": ratio,
+        "cpu_time_ratio": cpu_ratio,
+        "target": 0.95,
+        "runs": results,
+    }
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        print(f"advisor {speed['advisor']:.1f} tokens/s, plain {speed['plain']:.1f} tokens/s, "
-              f"ratio {ratio:.3f} (target >= 0.95); CPU-time ratio {cpu_ratio:.3f}{'' if same_tokens else '  WARNING: token counts differ'}")
+        print(
+            f"advisor {speed['advisor']:.1f} tokens/s, plain {speed['plain']:.1f} tokens/s, "
+            f"ratio {ratio:.3f} (target >= 0.95); CPU-time ratio {cpu_ratio:.3f}{'' if same_tokens else '  WARNING: token counts differ'}"
+        )
     return 0 if math.isfinite(ratio) else 1
 
 

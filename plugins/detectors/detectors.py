@@ -28,30 +28,76 @@ _REFUSAL_RE = re.compile(
     r"(?:as an ai|as a language model)[^.]{0,60}(?:cannot|can't|not able)|i'?m sorry,? but i (?:can(?:no|')t|cannot|won't))",
     re.I,
 )
-_OUTDATED_RE = re.compile(r"\b(as of my (?:last|knowledge)|knowledge cut-?off|as of (?:19|20)\d\d|at the time of my training)\b", re.I)
+_OUTDATED_RE = re.compile(
+    r"\b(as of my (?:last|knowledge)|knowledge cut-?off|as of (?:19|20)\d\d|at the time of my training)\b",
+    re.I,
+)
 
 # Instructions in a prompt that can be checked on the output.
-_ONE_WORD_RE = re.compile(r"\b(?:in|with|using) (?:only )?(?:one|a single) word\b|\bone[- ]word answer\b", re.I)
+_ONE_WORD_RE = re.compile(
+    r"\b(?:in|with|using) (?:only )?(?:one|a single) word\b|\bone[- ]word answer\b", re.I
+)
 _N_WORDS_RE = re.compile(r"\b(?:in|with|using) exactly (\w+) words\b", re.I)
-_MAX_WORDS_RE = re.compile(r"\b(?:in|with|using) (?:at most|no more than|fewer than|less than|under) (\w+) words\b", re.I)
-_MAX_SENT_RE = re.compile(r"\b(?:in|with|using) (?:at most |no more than )?(one|a single|1|two|2|three|3) sentences?\b", re.I)
-_YES_NO_RE = re.compile(r"\b(?:answer|reply|respond)(?: only)? with (?:only )?(?:a )?(?:\"?yes\"? or \"?no\"?)|\byes or no\b", re.I)
-_UPPER_RE = re.compile(r"\b(?:all (?:capital|caps|uppercase)|in uppercase|in capital letters|upper-?case letters)\b", re.I)
+_MAX_WORDS_RE = re.compile(
+    r"\b(?:in|with|using) (?:at most|no more than|fewer than|less than|under) (\w+) words\b", re.I
+)
+_MAX_SENT_RE = re.compile(
+    r"\b(?:in|with|using) (?:at most |no more than )?(one|a single|1|two|2|three|3) sentences?\b", re.I
+)
+_YES_NO_RE = re.compile(
+    r"\b(?:answer|reply|respond)(?: only)? with (?:only )?(?:a )?(?:\"?yes\"? or \"?no\"?)|\byes or no\b",
+    re.I,
+)
+_UPPER_RE = re.compile(
+    r"\b(?:all (?:capital|caps|uppercase)|in uppercase|in capital letters|upper-?case letters)\b", re.I
+)
 _LOWER_RE = re.compile(r"\b(?:all lowercase|in lowercase|lower-?case letters)\b", re.I)
-_LANG_RE = re.compile(r"\b(?:in|into|to) (english|french|spanish|german|italian|portuguese)\b|"
-                      r"\b(?:en|auf|in|em) (anglais|français|francais|español|espanol|deutsch|italiano|português|portugues)\b",
-                      re.I)
-_LANG_NAMES = {"anglais": "english", "français": "french", "francais": "french", "español": "spanish",
-               "espanol": "spanish", "deutsch": "german", "italiano": "italian", "português": "portuguese",
-               "portugues": "portuguese"}
+_LANG_RE = re.compile(
+    r"\b(?:in|into|to) (english|french|spanish|german|italian|portuguese)\b|"
+    r"\b(?:en|auf|in|em) (anglais|français|francais|español|espanol|deutsch|italiano|português|portugues)\b",
+    re.I,
+)
+_LANG_NAMES = {
+    "anglais": "english",
+    "français": "french",
+    "francais": "french",
+    "español": "spanish",
+    "espanol": "spanish",
+    "deutsch": "german",
+    "italiano": "italian",
+    "português": "portuguese",
+    "portugues": "portuguese",
+}
 _TRANSLATE_RE = re.compile(r"\btranslat|\bübersetze|\btradu", re.I)
 _QUOTED_RE = re.compile(r"['\"“‘]([^'\"”’]{2,})['\"”’]")
-_PERSONA_RE = re.compile(r"^\W*(?:as an ai|as a language model|as an ai language model|i am an ai|i'm an ai)\b", re.I)
+_PERSONA_RE = re.compile(
+    r"^\W*(?:as an ai|as a language model|as an ai language model|i am an ai|i'm an ai)\b", re.I
+)
 #: a cheap gate: prompts without any of these words carry no checkable instruction
-_ANY_INSTRUCTION_RE = re.compile(r"\b(?:words?|sentences?|yes or no|capital|caps|uppercase|upper-case|lowercase|lower-case|"
-                                 r"english|french|spanish|german|italian|portuguese)\b", re.I)
-_NUMBER_WORDS = {"one": 1, "a": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-                 "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twenty": 20, "fifty": 50, "hundred": 100}
+_ANY_INSTRUCTION_RE = re.compile(
+    r"\b(?:words?|sentences?|yes or no|capital|caps|uppercase|upper-case|lowercase|lower-case|"
+    r"english|french|spanish|german|italian|portuguese)\b",
+    re.I,
+)
+_NUMBER_WORDS = {
+    "one": 1,
+    "a": 1,
+    "single": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twenty": 20,
+    "fifty": 50,
+    "hundred": 100,
+}
+
+
 def _count(word: str) -> int | None:
     word = word.lower()
     return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
@@ -76,7 +122,9 @@ class Repetition:
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
         ratio = T.repetition_ratio(ctx.output)
         if ratio >= 0.5:
-            yield Finding(B, "repetition", f"{ratio:.0%} of the output's word 3-grams repeat (degenerate loop)")
+            yield Finding(
+                B, "repetition", f"{ratio:.0%} of the output's word 3-grams repeat (degenerate loop)"
+            )
 
 
 class RefusalOrUnknown:
@@ -91,12 +139,17 @@ class RefusalOrUnknown:
         if ctx.record.assertions and any(t == "is-refusal" for t, _, _ in ctx.record.assertions):
             return  # the test expects a refusal; promptfoo evidence decides
         if _PERSONA_RE.search(out) and not _REFUSAL_RE.search(out, 0, 160):
-            yield Finding(B, "persona", f"steps out of the task to talk about being an AI: {T.clip(out, 60)!r}")
+            yield Finding(
+                B, "persona", f"steps out of the task to talk about being an AI: {T.clip(out, 60)!r}"
+            )
             return
         if _UNKNOWN_RE.search(out):
             if ctx.grounded:
-                yield Finding(B, "unfaithful-to-prompt",
-                              "says it does not know, but the prompt gives what is needed to answer")
+                yield Finding(
+                    B,
+                    "unfaithful-to-prompt",
+                    "says it does not know, but the prompt gives what is needed to answer",
+                )
             else:
                 yield Finding(F, "unknown", f"the model says it does not know: {T.clip(out, 70)!r}")
         elif (m := _REFUSAL_RE.search(out, 0, 160)) and m.start() <= 40:
@@ -114,11 +167,15 @@ class EchoesPrompt:
             yield Finding(B, "echo", "the output repeats the prompt instead of answering it")
 
 
-_CLARIFY_RE = re.compile(r"^(?:could|can|would|do|did) you (?:please )?(?:clarify|specify|tell me|provide|explain|mean)|"
-                         r"^what do you mean|^(?:which|what) (?:one|event|person|year|country) do you mean|"
-                         r"\bcould you (?:please )?(?:clarify|specify|provide more)", re.I)
-_CONTINUES_RE = re.compile(r"^(?:q|question|user|human|input|problem)\s*\d*\s*:|\n\s*(?:q|question|user|human)\s*\d*\s*:",
-                           re.I)
+_CLARIFY_RE = re.compile(
+    r"^(?:could|can|would|do|did) you (?:please )?(?:clarify|specify|tell me|provide|explain|mean)|"
+    r"^what do you mean|^(?:which|what) (?:one|event|person|year|country) do you mean|"
+    r"\bcould you (?:please )?(?:clarify|specify|provide more)",
+    re.I,
+)
+_CONTINUES_RE = re.compile(
+    r"^(?:q|question|user|human|input|problem)\s*\d*\s*:|\n\s*(?:q|question|user|human)\s*\d*\s*:", re.I
+)
 
 
 class NoAttempt:
@@ -131,9 +188,13 @@ class NoAttempt:
         if not out or ctx.record.choices or ctx.content_correct:
             return
         if _CLARIFY_RE.search(out[:200]):
-            yield Finding(B, "clarification", f"asks a question back instead of answering: {T.clip(out, 60)!r}")
+            yield Finding(
+                B, "clarification", f"asks a question back instead of answering: {T.clip(out, 60)!r}"
+            )
         elif _CONTINUES_RE.search(out[:300]):
-            yield Finding(B, "off-topic", "writes new questions instead of answering (continues the prompt's pattern)")
+            yield Finding(
+                B, "off-topic", "writes new questions instead of answering (continues the prompt's pattern)"
+            )
 
 
 class OffTopic:
@@ -152,8 +213,11 @@ class OffTopic:
             return
         overlap = len(out_words & anchor) / len(out_words)
         if overlap < 0.05:
-            yield Finding(B, "off-topic",
-                          f"only {len(out_words & anchor)} of {len(out_words)} content words of the output occur in the prompt or reference")
+            yield Finding(
+                B,
+                "off-topic",
+                f"only {len(out_words & anchor)} of {len(out_words)} content words of the output occur in the prompt or reference",
+            )
 
 
 class Instructions:
@@ -178,7 +242,11 @@ class Instructions:
         if m and _TRANSLATE_RE.search(prompt):
             sources = [T.normalize(q) for q in _QUOTED_RE.findall(prompt)]
             if ctx.output_norm and any(ctx.output_norm == src for src in sources):
-                yield Finding(B, "wrong-language", f"asked for a translation into {want}; the output repeats the source text")
+                yield Finding(
+                    B,
+                    "wrong-language",
+                    f"asked for a translation into {want}; the output repeats the source text",
+                )
                 return
         got = T.guess_language(out) if want else None
         if want and got and got != want:
@@ -205,7 +273,11 @@ class Instructions:
                 yield Finding(B, "length", f"asked for {want} sentence(s), the output has {sentences}")
         if _ONE_WORD_RE.search(prompt) and n_words > 1:
             if ctx.content_correct:
-                yield Finding(M, "extra-prose", f"asked for one word; the answer is there but wrapped in {n_words} words")
+                yield Finding(
+                    M,
+                    "extra-prose",
+                    f"asked for one word; the answer is there but wrapped in {n_words} words",
+                )
             else:
                 yield Finding(B, "length", f"asked for one word, the output has {n_words}")
         if _YES_NO_RE.search(prompt):
@@ -216,7 +288,6 @@ class Instructions:
             elif not re.search(r"\b(yes|no)\b", out, re.I):
                 yield Finding(B, "constraint", "asked for yes or no, the output says neither")
 
-
     @staticmethod
     def _script(ctx: DiagnosisContext, prompt: str, out: str) -> Iterator[Finding]:
         """An output in another writing system than the task's (no explicit language asked)."""
@@ -225,7 +296,9 @@ class Instructions:
         expected = T.script_of(ctx.record.reference or "") or T.script_of(prompt)
         got = T.script_of(out)
         if expected and got and got != expected:
-            yield Finding(B, "wrong-language", f"the output is written in {got} script, the task in {expected}")
+            yield Finding(
+                B, "wrong-language", f"the output is written in {got} script, the task in {expected}"
+            )
 
 
 class JsonStructure:
@@ -252,10 +325,18 @@ class JsonStructure:
                 values = _leaf_values(ref)
                 found = sum(1 for v in values if T.contains_phrase(ctx.output_norm, T.normalize(str(v))))
                 if values and found < len(values) / 2:
-                    yield Finding(B, "no-attempt", f"JSON was required; the output is prose with {found} of "
-                                  f"{len(values)} expected values: {T.clip(ctx.output, 60)!r}")
+                    yield Finding(
+                        B,
+                        "no-attempt",
+                        f"JSON was required; the output is prose with {found} of "
+                        f"{len(values)} expected values: {T.clip(ctx.output, 60)!r}",
+                    )
                 else:
-                    yield Finding(M, "json-invalid", f"JSON was required; the output is prose: {T.clip(ctx.output, 60)!r}")
+                    yield Finding(
+                        M,
+                        "json-invalid",
+                        f"JSON was required; the output is prose: {T.clip(ctx.output, 60)!r}",
+                    )
                 return
         if how == "fenced":
             yield Finding(M, "code-fence", "the JSON is wrapped in a Markdown code fence")
@@ -269,20 +350,31 @@ class JsonStructure:
                 ref = {k: v for k, v in ref.items() if k.lower() in got}
             if want != got:
                 missing, extra = sorted(want - got), sorted(got - want)
-                parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"extra {', '.join(extra)}"] if extra else [])
+                parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                    [f"extra {', '.join(extra)}"] if extra else []
+                )
                 yield Finding(M, "json-keys", f"wrong keys: {'; '.join(parts)}")
                 return
             wrong = [k for k in ref if T.canon(ref[k]) != T.canon(_get_ci(value, k))]
             typed = [k for k in ref if k not in wrong and type(ref[k]) is not type(_get_ci(value, k))]
             reformed = [k for k in wrong if _same_value_other_form(ref[k], _get_ci(value, k))]
             if typed or reformed:
-                yield Finding(M, "value-form", f"right values in the wrong form or type for {', '.join(typed + reformed)}")
+                yield Finding(
+                    M,
+                    "value-form",
+                    f"right values in the wrong form or type for {', '.join(typed + reformed)}",
+                )
             wrong = [k for k in wrong if k not in reformed]
             if not wrong:
                 return
-            detail = ", ".join(f"{k}: {T.clip(str(_get_ci(value, k)), 20)!r} vs {T.clip(str(ref[k]), 20)!r}" for k in wrong[:3])
+            detail = ", ".join(
+                f"{k}: {T.clip(str(_get_ci(value, k)), 20)!r} vs {T.clip(str(ref[k]), 20)!r}"
+                for k in wrong[:3]
+            )
             if ctx.grounded or all(_in_prompt(ctx, ref[k]) for k in wrong):
-                yield Finding(B, "unfaithful-to-prompt", f"values differ from the text given in the prompt ({detail})")
+                yield Finding(
+                    B, "unfaithful-to-prompt", f"values differ from the text given in the prompt ({detail})"
+                )
             else:
                 yield Finding(F, "wrong-fact", f"wrong values ({detail})")
 
@@ -333,14 +425,22 @@ class BareAnswer:
             letter = T.choice_letter(ctx.output)
             want = rec.reference.strip().strip("()").upper()
             if letter == want and ctx.output.strip().strip("().").upper() != want:
-                yield Finding(M, "choice-not-bare", f"the right choice {want} is given inside prose, not bare")
+                yield Finding(
+                    M, "choice-not-bare", f"the right choice {want} is given inside prose, not bare"
+                )
             elif letter is None:
                 options = _options(rec.prompt)
-                picked = [k for k, text in options.items() if text and T.contains_phrase(ctx.output_norm, text)]
+                picked = [
+                    k for k, text in options.items() if text and T.contains_phrase(ctx.output_norm, text)
+                ]
                 if picked == [want]:
-                    yield Finding(M, "choice-not-bare", f"gives the text of option {want} instead of its letter")
+                    yield Finding(
+                        M, "choice-not-bare", f"gives the text of option {want} instead of its letter"
+                    )
                 elif len(picked) == 1:
-                    yield Finding(F, "wrong-fact", f"gives the text of option {picked[0]}; the answer is {want}")
+                    yield Finding(
+                        F, "wrong-fact", f"gives the text of option {picked[0]}; the answer is {want}"
+                    )
             return
         ref_n, out_n = ctx.reference_norm, ctx.output_norm
         if out_n and len(out_n) >= 0.4 * len(ref_n) and ref_n.startswith(out_n + " "):
@@ -350,8 +450,12 @@ class BareAnswer:
             ref = ctx.reference_number
             nums = T.numbers_in(ctx.output)
             pct = "%" in ctx.output or "percent" in ctx.output.lower()
-            if any(abs(n - ref) < 1e-9 or (pct and abs(n / 100 - ref) < 1e-9) or
-                   ("%" in rec.reference and abs(n * 100 - ref) < 1e-9) for n in nums):
+            if any(
+                abs(n - ref) < 1e-9
+                or (pct and abs(n / 100 - ref) < 1e-9)
+                or ("%" in rec.reference and abs(n * 100 - ref) < 1e-9)
+                for n in nums
+            ):
                 if ctx.output_norm != ctx.reference_norm:
                     n_words = len(ctx.output.split())
                     # lm-eval's answer filters expect reasoning before the answer: long is fine there
@@ -359,8 +463,11 @@ class BareAnswer:
                     if n_words > _LONG_ANSWER_WORDS and not filtered:
                         yield Finding(B, "length", f"a {n_words}-word answer where a number was asked")
                     else:
-                        yield Finding(M, "number-form" if n_words <= 3 else "extra-prose",
-                                      f"the number {rec.reference.strip()} is in the output but not in the expected form")
+                        yield Finding(
+                            M,
+                            "number-form" if n_words <= 3 else "extra-prose",
+                            f"the number {rec.reference.strip()} is in the output but not in the expected form",
+                        )
             return
         if _same_items(rec.reference, ctx.output):
             yield Finding(M, "list-form", "the same items as expected, listed in another form")
@@ -379,8 +486,11 @@ class BareAnswer:
             elif "```" in ctx.output:
                 yield Finding(M, "code-fence", "the answer is wrapped in a code fence")
             else:
-                yield Finding(M, "extra-prose",
-                              f"the expected answer {T.clip(rec.reference, 30)!r} is in the output, wrapped in {len(ctx.output.split())} words")
+                yield Finding(
+                    M,
+                    "extra-prose",
+                    f"the expected answer {T.clip(rec.reference, 30)!r} is in the output, wrapped in {len(ctx.output.split())} words",
+                )
 
 
 #: a short expected answer given in more words than this is a length problem, not wrapping
@@ -412,20 +522,29 @@ class StrictFilter:
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
         if ctx.record.extra.get("filter_invalid") and ctx.content_correct:
-            yield Finding(M, "strict-extraction",
-                          f"filter {ctx.record.filter!r} extracted no answer, but the generation holds the right one")
+            yield Finding(
+                M,
+                "strict-extraction",
+                f"filter {ctx.record.filter!r} extracted no answer, but the generation holds the right one",
+            )
             return
         if ctx.record.extra.get("raw_output") and ctx.content_correct:
-            yield Finding(M, "strict-extraction",
-                          f"filter {ctx.record.filter!r} extracted the wrong part; the generation holds the right answer")
+            yield Finding(
+                M,
+                "strict-extraction",
+                f"filter {ctx.record.filter!r} extracted the wrong part; the generation holds the right answer",
+            )
             return
         siblings = ctx.record.extra.get("sibling_filters")
         if not siblings or ctx.options is None:
             return
         for name, metrics in siblings.items():
             if ctx.options.metrics_pass(ctx.record, metrics):
-                yield Finding(M, "strict-extraction",
-                              f"filter {ctx.record.filter!r} fails where filter {name!r} of the same document passes")
+                yield Finding(
+                    M,
+                    "strict-extraction",
+                    f"filter {ctx.record.filter!r} fails where filter {name!r} of the same document passes",
+                )
                 return
 
 
@@ -439,13 +558,23 @@ class ReadingAndReasoning:
         if rec.choices or ctx.wants_json or ctx.content_correct or not rec.reference or not ctx.output:
             return
         if ctx.arithmetic and (T.numbers_in(ctx.output) or T.has_date(ctx.output)):
-            yield Finding(B, "reasoning",
-                          f"an answer computed from numbers the prompt gives is wrong (expected {T.clip(rec.reference, 30)})")
+            yield Finding(
+                B,
+                "reasoning",
+                f"an answer computed from numbers the prompt gives is wrong (expected {T.clip(rec.reference, 30)})",
+            )
         elif ctx.reference_in_prompt:
-            yield Finding(B, "unfaithful-to-prompt",
-                          f"the answer {T.clip(rec.reference, 40)!r} is in the prompt, the output says otherwise")
+            yield Finding(
+                B,
+                "unfaithful-to-prompt",
+                f"the answer {T.clip(rec.reference, 40)!r} is in the prompt, the output says otherwise",
+            )
         elif ctx.gives_material:
-            yield Finding(B, "unfaithful-to-prompt", "the prompt gives the text to work from; the output does not follow it")
+            yield Finding(
+                B,
+                "unfaithful-to-prompt",
+                "the prompt gives the text to work from; the output does not follow it",
+            )
 
 
 class WrongFact:
@@ -456,20 +585,36 @@ class WrongFact:
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
         rec = ctx.record
         if rec.choices and rec.picked is not None:
-            yield Finding(F, "wrong-fact",
-                          f"picked {T.clip(rec.choices[rec.picked], 30)!r}, the answer is {T.clip(rec.reference or '?', 30)!r}")
+            yield Finding(
+                F,
+                "wrong-fact",
+                f"picked {T.clip(rec.choices[rec.picked], 30)!r}, the answer is {T.clip(rec.reference or '?', 30)!r}",
+            )
             return
         if ctx.content_correct is False and ctx.output and not ctx.wants_json:
             sub = "outdated" if _OUTDATED_RE.search(ctx.output) else "wrong-fact"
-            yield Finding(F, sub, f"answered {T.clip(ctx.output, 40)!r}, expected {T.clip(rec.reference or '', 40)!r}")
+            yield Finding(
+                F, sub, f"answered {T.clip(ctx.output, 40)!r}, expected {T.clip(rec.reference or '', 40)!r}"
+            )
 
 
 class PromptfooAssertions:
     """promptfoo's failed assertions are direct evidence of the failure class."""
 
     name = "promptfoo-assertions"
-    FORMAT_TYPES = ("is-json", "contains-json", "is-xml", "contains-xml", "is-sql", "contains-sql", "regex",
-                    "starts-with", "is-valid-openai-tools-call", "is-valid-openai-function-call", "is-html")
+    FORMAT_TYPES = (
+        "is-json",
+        "contains-json",
+        "is-xml",
+        "contains-xml",
+        "is-sql",
+        "contains-sql",
+        "regex",
+        "starts-with",
+        "is-valid-openai-tools-call",
+        "is-valid-openai-function-call",
+        "is-html",
+    )
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
         for kind, ok, reason in ctx.record.assertions:
@@ -485,6 +630,17 @@ class PromptfooAssertions:
 
 
 BUILTIN_DETECTORS = (
-    EmptyOutput(), Repetition(), RefusalOrUnknown(), NoAttempt(), EchoesPrompt(), OffTopic(), Instructions(),
-    StrictFilter(), JsonStructure(), BareAnswer(), ReadingAndReasoning(), WrongFact(), PromptfooAssertions(),
+    EmptyOutput(),
+    Repetition(),
+    RefusalOrUnknown(),
+    NoAttempt(),
+    EchoesPrompt(),
+    OffTopic(),
+    Instructions(),
+    StrictFilter(),
+    JsonStructure(),
+    BareAnswer(),
+    ReadingAndReasoning(),
+    WrongFact(),
+    PromptfooAssertions(),
 )

@@ -25,8 +25,21 @@ import orjson
 from advisor import EvalRecord, InputError, ReadContext, first_json_line, hookimpl, iter_json_lines
 
 _SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)(?:_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+))?\.jsonl$")
-_SKIP_METRIC_KEYS = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter",
-                     "metrics", "doc_hash", "prompt_hash", "target_hash", "task_name", "task"}
+_SKIP_METRIC_KEYS = {
+    "doc_id",
+    "doc",
+    "target",
+    "arguments",
+    "resps",
+    "filtered_resps",
+    "filter",
+    "metrics",
+    "doc_hash",
+    "prompt_hash",
+    "target_hash",
+    "task_name",
+    "task",
+}
 
 
 def task_from_filename(path: Path) -> str:

@@ -44,8 +44,14 @@ def _assertions(result: dict) -> list[tuple[str, bool, str, Any]]:
         if not isinstance(comp, dict):
             continue
         assertion = comp.get("assertion") or {}
-        out.append((str(assertion.get("type", "unknown")), bool(comp.get("pass")),
-                    str(comp.get("reason") or ""), assertion.get("value")))
+        out.append(
+            (
+                str(assertion.get("type", "unknown")),
+                bool(comp.get("pass")),
+                str(comp.get("reason") or ""),
+                assertion.get("value"),
+            )
+        )
     return out
 
 
@@ -98,8 +104,9 @@ class PromptfooReader:
         if path.is_dir() or path.suffix.lower() != ".json":
             return False
         text = head[:4096]
-        return b'"results"' in text and (b'"evalId"' in text or b'"version"' in text
-                                          or b'"gradingResult"' in head)
+        return b'"results"' in text and (
+            b'"evalId"' in text or b'"version"' in text or b'"gradingResult"' in head
+        )
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[EvalRecord]:
         try:

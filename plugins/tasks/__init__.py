@@ -21,6 +21,8 @@ class BenchmarkTask:
     failure_class: str  # 'factual' | 'format' | 'behaviour'
     path: Path
     corpus: Path | None = None
+
+
 TASKS = (
     BenchmarkTask(
         name="fictional_qa",

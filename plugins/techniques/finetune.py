@@ -27,8 +27,10 @@ class BitFit(TrainableTechnique, Technique):
     name = "bitfit"
     memory_method = "bitfit"
     kind = "peft"
-    description = ("BitFit: train only bias terms. Models without biases (Llama, SmolLM2) get zero-initialised "
-                   "biases on their linear layers, so the function is unchanged before training.")
+    description = (
+        "BitFit: train only bias terms. Models without biases (Llama, SmolLM2) get zero-initialised "
+        "biases on their linear layers, so the function is unchanged before training."
+    )
     defaults = {**TRAIN_DEFAULTS, "learning_rate": 1e-3}
 
     def prepare(self, model, settings, env):
@@ -38,8 +40,11 @@ class BitFit(TrainableTechnique, Technique):
         for name, module in model.named_modules():
             if isinstance(module, torch.nn.Linear) and "lm_head" not in name:
                 if module.bias is None:
-                    module.bias = torch.nn.Parameter(torch.zeros(module.out_features, device=module.weight.device,
-                                                                 dtype=module.weight.dtype))
+                    module.bias = torch.nn.Parameter(
+                        torch.zeros(
+                            module.out_features, device=module.weight.device, dtype=module.weight.dtype
+                        )
+                    )
                 module.bias.requires_grad_(True)
         return model
 

@@ -82,8 +82,15 @@ def slerp(d0: Any, d1: Any, t: float) -> Any:
     return out.to(d0.dtype)
 
 
-def merge_adapters(peft_model: Any, names: list[str], weights: list[float], method: str,
-                   density: float = 1.0, merged_name: str = MERGED, keep_sources: bool = False) -> Any:
+def merge_adapters(
+    peft_model: Any,
+    names: list[str],
+    weights: list[float],
+    method: str,
+    density: float = 1.0,
+    merged_name: str = MERGED,
+    keep_sources: bool = False,
+) -> Any:
     """Merge the LoRA adapters ``names`` of ``peft_model`` with ``weights``; returns the model to use.
 
     ``method`` in linear | ties | dare_ties | dare_linear | cat: PEFT's ``add_weighted_adapter``
@@ -139,7 +146,7 @@ def merge_adapters(peft_model: Any, names: list[str], weights: list[float], meth
         modules = dict(base.named_modules())
         prefix = "base_model.model."
         for module_name, delta in deltas.items():
-            target = modules[module_name[len(prefix):] if module_name.startswith(prefix) else module_name]
+            target = modules[module_name[len(prefix) :] if module_name.startswith(prefix) else module_name]
             target.weight.data += delta.to(target.weight.dtype)
     for p in base.parameters():
         p.requires_grad_(False)
@@ -151,8 +158,14 @@ class _Merge(Technique):
 
     kind = "merge"
     method = "linear"
-    lora_defaults: dict[str, Any] = {"learning_rate": 1e-3, "r": 8, "alpha": 16, "dropout": 0.05,
-                                     "targets": "q_proj,v_proj", "split": "halves"}
+    lora_defaults: dict[str, Any] = {
+        "learning_rate": 1e-3,
+        "r": 8,
+        "alpha": 16,
+        "dropout": 0.05,
+        "targets": "q_proj,v_proj",
+        "split": "halves",
+    }
 
     def ranks(self, settings: dict[str, Any]) -> tuple[int, int]:
         return int(settings["r"]), int(settings["r"])
@@ -164,9 +177,16 @@ class _Merge(Technique):
         from peft import LoraConfig, TaskType
 
         targets = settings["targets"]
-        targets = [t.strip() for t in (targets.split(",") if isinstance(targets, str) else targets) if t.strip()]
-        return LoraConfig(task_type=TaskType.CAUSAL_LM, r=r, lora_alpha=int(settings["alpha"]),
-                          lora_dropout=float(settings["dropout"]), target_modules=targets)
+        targets = [
+            t.strip() for t in (targets.split(",") if isinstance(targets, str) else targets) if t.strip()
+        ]
+        return LoraConfig(
+            task_type=TaskType.CAUSAL_LM,
+            r=r,
+            lora_alpha=int(settings["alpha"]),
+            lora_dropout=float(settings["dropout"]),
+            target_modules=targets,
+        )
 
     def halves(self, task: Any, settings: dict[str, Any], seed: int) -> tuple[list, list, int, int]:
         """(rows of adapter a, rows of adapter b, seed a, seed b)."""
@@ -203,8 +223,15 @@ class _Merge(Technique):
             n_trainable, _ = count_parameters(peft_model)
             trainable += n_trainable
             stats = train_model(peft_model, tokenizer, rows, TrainConfig.from_settings(settings, seed), env)
-            runs.append({"adapter": name, "rows": len(rows), "seed": seed, "trainable_params": n_trainable,
-                         **stats.to_json()})
+            runs.append(
+                {
+                    "adapter": name,
+                    "rows": len(rows),
+                    "seed": seed,
+                    "trainable_params": n_trainable,
+                    **stats.to_json(),
+                }
+            )
         _, total_with_adapters = count_parameters(peft_model)
         torch.manual_seed(env.seed)  # DARE drops at random
         merged = merge_adapters(peft_model, list(ADAPTERS), weights, method, density)
@@ -216,19 +243,37 @@ class _Merge(Technique):
             "trainable_params": trainable,  # both adapters
             "total_params": total_with_adapters,
             "train": _sum_stats(runs),
-            "merge": {"method": method, "weights": weights, "density": density if method != "slerp" else None,
-                      "ranks": [r_a, r_b], "merged_rank": r_a + r_b if method == "cat" else r_a,
-                      "merged_adapter_params": merged_params, "folded_into_base": method == "slerp",
-                      "adapters": [{k: v for k, v in r.items() if k in ("adapter", "rows", "seed", "trainable_params",
-                                                                          "steps", "tokens", "seconds")}
-                                   for r in runs]},
+            "merge": {
+                "method": method,
+                "weights": weights,
+                "density": density if method != "slerp" else None,
+                "ranks": [r_a, r_b],
+                "merged_rank": r_a + r_b if method == "cat" else r_a,
+                "merged_adapter_params": merged_params,
+                "folded_into_base": method == "slerp",
+                "adapters": [
+                    {
+                        k: v
+                        for k, v in r.items()
+                        if k in ("adapter", "rows", "seed", "trainable_params", "steps", "tokens", "seconds")
+                    }
+                    for r in runs
+                ],
+            },
         }
         return System(merged, tokenizer, info=info)
 
 
 def _sum_stats(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Both trainings as one: counts and times added, losses one after the other."""
-    out: dict[str, Any] = {"steps": 0, "examples": 0, "tokens": 0, "seconds": 0.0, "train_loss": [], "val_loss": []}
+    out: dict[str, Any] = {
+        "steps": 0,
+        "examples": 0,
+        "tokens": 0,
+        "seconds": 0.0,
+        "train_loss": [],
+        "val_loss": [],
+    }
     for run in runs:
         offset = out["steps"]
         for key in ("steps", "examples", "tokens", "seconds"):
@@ -245,24 +290,30 @@ _COMMON = {**TRAIN_DEFAULTS, **_Merge.lora_defaults}
 class MergeLinear(_Merge):
     name = "merge-linear"
     method = "linear"
-    description = ("Two LoRA adapters (rank r, trained on two halves of the data) averaged with PEFT's linear "
-                   "add_weighted_adapter.")
+    description = (
+        "Two LoRA adapters (rank r, trained on two halves of the data) averaged with PEFT's linear "
+        "add_weighted_adapter."
+    )
     defaults = {**_COMMON, "weights": "0.5,0.5"}
 
 
 class MergeSlerp(_Merge):
     name = "merge-slerp"
     method = "slerp"
-    description = ("Two LoRA adapters merged by SLERP of their per-module delta weights, folded into the base "
-                   "weights (done by hand: PEFT has no SLERP).")
+    description = (
+        "Two LoRA adapters merged by SLERP of their per-module delta weights, folded into the base "
+        "weights (done by hand: PEFT has no SLERP)."
+    )
     defaults = {**_COMMON, "weights": "0.5,0.5"}
 
 
 class MergeTies(_Merge):
     name = "merge-ties"
     method = "ties"
-    description = ("Two LoRA adapters merged with TIES or DARE (method=ties|dare_ties|dare_linear, keeping a "
-                   "density fraction) through PEFT's add_weighted_adapter.")
+    description = (
+        "Two LoRA adapters merged with TIES or DARE (method=ties|dare_ties|dare_linear, keeping a "
+        "density fraction) through PEFT's add_weighted_adapter."
+    )
     # TIES's disjoint merge already averages where the signs agree: weights of 1 keep the scale.
     defaults = {**_COMMON, "weights": "1.0,1.0", "method": "ties", "density": 0.5}
 
@@ -276,8 +327,10 @@ class MergeTies(_Merge):
 class MergeConcat(_Merge):
     name = "merge-concat"
     method = "cat"
-    description = ("LoRA adapters of ranks r1 and r2 concatenated into one adapter of rank r1+r2 (PEFT cat): "
-                   "exactly the weighted sum of their deltas.")
+    description = (
+        "LoRA adapters of ranks r1 and r2 concatenated into one adapter of rank r1+r2 (PEFT cat): "
+        "exactly the weighted sum of their deltas."
+    )
     defaults = {**{k: v for k, v in _COMMON.items() if k != "r"}, "r1": 8, "r2": 4, "weights": "0.5,0.5"}
 
     def ranks(self, settings):
@@ -290,4 +343,12 @@ def advisor_register_techniques(register):
         register(technique)
 
 
-__all__ = ["merge_adapters", "slerp", "parse_weights", "MergeLinear", "MergeSlerp", "MergeTies", "MergeConcat"]
+__all__ = [
+    "merge_adapters",
+    "slerp",
+    "parse_weights",
+    "MergeLinear",
+    "MergeSlerp",
+    "MergeTies",
+    "MergeConcat",
+]

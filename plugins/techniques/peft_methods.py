@@ -23,14 +23,25 @@ class Lora(TrainableTechnique, Technique):
     memory_method = "lora"
     kind = "peft"
     description = "Low-rank adapters (W + BA) on the chosen projections; mergeable into the weights."
-    defaults = {**TRAIN_DEFAULTS, "learning_rate": 1e-3, "r": 8, "alpha": 16, "dropout": 0.05,
-                "targets": "q_proj,v_proj"}
+    defaults = {
+        **TRAIN_DEFAULTS,
+        "learning_rate": 1e-3,
+        "r": 8,
+        "alpha": 16,
+        "dropout": 0.05,
+        "targets": "q_proj,v_proj",
+    }
 
     def lora_config(self, settings):
         from peft import LoraConfig, TaskType
 
-        return LoraConfig(task_type=TaskType.CAUSAL_LM, r=int(settings["r"]), lora_alpha=int(settings["alpha"]),
-                          lora_dropout=float(settings["dropout"]), target_modules=_targets(settings["targets"]))
+        return LoraConfig(
+            task_type=TaskType.CAUSAL_LM,
+            r=int(settings["r"]),
+            lora_alpha=int(settings["alpha"]),
+            lora_dropout=float(settings["dropout"]),
+            target_modules=_targets(settings["targets"]),
+        )
 
     def prepare(self, model, settings, env):
         from peft import get_peft_model
@@ -52,13 +63,19 @@ class QLora(Lora):
         from peft import get_peft_model, prepare_model_for_kbit_training
         from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                   bnb_4bit_compute_dtype=torch.bfloat16)
+        quant = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
         # The 4-bit base is loaded anew from the model folder; the fp32 copy is released.
         path = model.config._name_or_path
         del model
         base = AutoModelForCausalLM.from_pretrained(path, quantization_config=quant, device_map={"": 0})
-        base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=bool(settings["gradient_checkpointing"]))
+        base = prepare_model_for_kbit_training(
+            base, use_gradient_checkpointing=bool(settings["gradient_checkpointing"])
+        )
         return get_peft_model(base, self.lora_config(settings))
 
 
@@ -67,14 +84,21 @@ class IA3(TrainableTechnique, Technique):
     memory_method = "ia3"
     kind = "peft"
     description = "IA3: learned scaling vectors on keys, values and the MLP down-projection input."
-    defaults = {**TRAIN_DEFAULTS, "learning_rate": 3e-3, "targets": "k_proj,v_proj,down_proj",
-                "feedforward": "down_proj"}
+    defaults = {
+        **TRAIN_DEFAULTS,
+        "learning_rate": 3e-3,
+        "targets": "k_proj,v_proj,down_proj",
+        "feedforward": "down_proj",
+    }
 
     def prepare(self, model, settings, env):
         from peft import IA3Config, TaskType, get_peft_model
 
-        cfg = IA3Config(task_type=TaskType.CAUSAL_LM, target_modules=_targets(settings["targets"]),
-                        feedforward_modules=_targets(settings["feedforward"]))
+        cfg = IA3Config(
+            task_type=TaskType.CAUSAL_LM,
+            target_modules=_targets(settings["targets"]),
+            feedforward_modules=_targets(settings["feedforward"]),
+        )
         return get_peft_model(model, cfg)
 
 
@@ -88,8 +112,12 @@ class PrefixTuning(TrainableTechnique, Technique):
     def prepare(self, model, settings, env):
         from peft import PrefixTuningConfig, TaskType, get_peft_model
 
-        peft_model = get_peft_model(model, PrefixTuningConfig(task_type=TaskType.CAUSAL_LM,
-                                                              num_virtual_tokens=int(settings["virtual_tokens"])))
+        peft_model = get_peft_model(
+            model,
+            PrefixTuningConfig(
+                task_type=TaskType.CAUSAL_LM, num_virtual_tokens=int(settings["virtual_tokens"])
+            ),
+        )
         _pass_prefix_as_cache(peft_model)
         return peft_model
 
@@ -122,8 +150,12 @@ class PromptTuning(TrainableTechnique, Technique):
     def prepare(self, model, settings, env):
         from peft import PromptTuningConfig, TaskType, get_peft_model
 
-        return get_peft_model(model, PromptTuningConfig(task_type=TaskType.CAUSAL_LM,
-                                                        num_virtual_tokens=int(settings["virtual_tokens"])))
+        return get_peft_model(
+            model,
+            PromptTuningConfig(
+                task_type=TaskType.CAUSAL_LM, num_virtual_tokens=int(settings["virtual_tokens"])
+            ),
+        )
 
 
 class PTuning(TrainableTechnique, Technique):
@@ -135,8 +167,11 @@ class PTuning(TrainableTechnique, Technique):
     def prepare(self, model, settings, env):
         from peft import PromptEncoderConfig, TaskType, get_peft_model
 
-        cfg = PromptEncoderConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=int(settings["virtual_tokens"]),
-                                  encoder_hidden_size=int(settings["encoder_hidden"]))
+        cfg = PromptEncoderConfig(
+            task_type=TaskType.CAUSAL_LM,
+            num_virtual_tokens=int(settings["virtual_tokens"]),
+            encoder_hidden_size=int(settings["encoder_hidden"]),
+        )
         return get_peft_model(model, cfg)
 
 

@@ -18,7 +18,9 @@ class Prompting(Technique):
 
 
 def format_examples(examples: list[dict], prompt: str) -> str:
-    shots = "\n\n".join(f"Example {i}:\n{ex['prompt']}\nAnswer: {ex['target']}" for i, ex in enumerate(examples, 1))
+    shots = "\n\n".join(
+        f"Example {i}:\n{ex['prompt']}\nAnswer: {ex['target']}" for i, ex in enumerate(examples, 1)
+    )
     return f"Here are solved examples of the task.\n\n{shots}\n\nNow the real one. Answer it the same way.\n\n{prompt}"
 
 
@@ -51,7 +53,9 @@ class FewShot(Technique):
                 picked = [pool[i] for i in index.ranking(prompt) if pool[i]["prompt"] != prompt][:k]
                 return format_examples(picked, prompt)
 
-        return System(model, tokenizer, rewrite=rewrite, info={"trainable_params": 0, "k": k, "select": select})
+        return System(
+            model, tokenizer, rewrite=rewrite, info={"trainable_params": 0, "k": k, "select": select}
+        )
 
 
 @hookimpl

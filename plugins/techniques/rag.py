@@ -42,8 +42,10 @@ class Bm25Rag(Technique):
 class EmbeddingRag(Technique):
     name = "embedding-rag"
     kind = "retrieval"
-    description = ("Top-k passages by cosine similarity of all-MiniLM-L6-v2 embeddings; hybrid=true fuses "
-                   "BM25 and embedding rankings with reciprocal rank fusion.")
+    description = (
+        "Top-k passages by cosine similarity of all-MiniLM-L6-v2 embeddings; hybrid=true fuses "
+        "BM25 and embedding rankings with reciprocal rank fusion."
+    )
     defaults = {"k": 3, "hybrid": False, "embedding_model": ""}
 
     def apply(self, model, tokenizer, task, settings, env):
@@ -77,8 +79,12 @@ class EmbeddingRag(Technique):
                 top = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
             return with_context([docs[int(i)] for i in top], prompt)
 
-        return System(model, tokenizer, rewrite=rewrite,
-                      info={"trainable_params": 0, "passages": len(docs), "hybrid": hybrid})
+        return System(
+            model,
+            tokenizer,
+            rewrite=rewrite,
+            info={"trainable_params": 0, "passages": len(docs), "hybrid": hybrid},
+        )
 
 
 @hookimpl

@@ -81,8 +81,9 @@ class RunModel(Base):
     hardware: Mapped[str] = mapped_column(Text, default="{}")  # JSON: cpu, memory, gpus
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
-    cells: Mapped[list[CellModel]] = relationship(back_populates="run", cascade="all, delete-orphan",
-                                                  passive_deletes=True)
+    cells: Mapped[list[CellModel]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class CellModel(Base):
@@ -98,7 +99,8 @@ class CellModel(Base):
     settings: Mapped[str] = mapped_column(Text, default="{}")  # JSON, canonical (sorted keys)
     seed: Mapped[int] = mapped_column(Integer)
     status: Mapped[CellStatus] = mapped_column(
-        Enum(CellStatus, name="cell_status", native_enum=False, create_constraint=True, length=16))
+        Enum(CellStatus, name="cell_status", native_enum=False, create_constraint=True, length=16)
+    )
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     kind: Mapped[str | None] = mapped_column(String(32), nullable=True)  # prompting, retrieval, peft, full
     quality_metric: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -108,8 +110,9 @@ class CellModel(Base):
     duration_s: Mapped[float] = mapped_column(Float)
 
     run: Mapped[RunModel] = relationship(back_populates="cells")
-    metrics: Mapped[list[MetricModel]] = relationship(back_populates="cell", cascade="all, delete-orphan",
-                                                      passive_deletes=True)
+    metrics: Mapped[list[MetricModel]] = relationship(
+        back_populates="cell", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class MetricModel(Base):
@@ -135,9 +138,16 @@ class SchemaVersionModel(Base):
 
 #: Units of the metrics of the cell contract; anything else is stored without a unit.
 UNITS = {
-    "quality_before": "score", "quality_after": "score", "trainable_params": "params", "total_params": "params",
-    "train_time_s": "s", "tokens_per_s": "tokens/s", "peak_memory_bytes": "bytes", "adapter_bytes": "bytes",
-    "latency_ms": "ms", "latency_merged_ms": "ms",
+    "quality_before": "score",
+    "quality_after": "score",
+    "trainable_params": "params",
+    "total_params": "params",
+    "train_time_s": "s",
+    "tokens_per_s": "tokens/s",
+    "peak_memory_bytes": "bytes",
+    "adapter_bytes": "bytes",
+    "latency_ms": "ms",
+    "latency_merged_ms": "ms",
 }
 
 
@@ -228,8 +238,11 @@ def make_engine(url: str) -> Engine:
     memory = parsed.database in (None, "", ":memory:")
     if not memory:
         Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                           **({"poolclass": StaticPool} if memory else {}))
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        **({"poolclass": StaticPool} if memory else {}),
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record):
@@ -306,8 +319,10 @@ class Store:
         except OperationalError as exc:
             raise InputError(f"cannot open the results database {self.safe_url}: {exc.orig}") from None
         if version is not None and version > SCHEMA_VERSION:
-            raise InputError(f"the results database {self.safe_url} has schema version {version}, newer than "
-                             f"this ft-advisor understands ({SCHEMA_VERSION}); upgrade ft-advisor")
+            raise InputError(
+                f"the results database {self.safe_url} has schema version {version}, newer than "
+                f"this ft-advisor understands ({SCHEMA_VERSION}); upgrade ft-advisor"
+            )
         if version == SCHEMA_VERSION:
             return
         try:
@@ -323,13 +338,27 @@ class Store:
 
     # -- writes -------------------------------------------------------------------------------------
 
-    def create_run(self, *, name: str, suite: str, git_commit: str | None, packages: dict[str, str],
-                   hardware: dict[str, Any], host: str | None) -> RunRecord:
+    def create_run(
+        self,
+        *,
+        name: str,
+        suite: str,
+        git_commit: str | None,
+        packages: dict[str, str],
+        hardware: dict[str, Any],
+        host: str | None,
+    ) -> RunRecord:
         def write() -> int:
             with self.session() as s:
-                run = RunModel(name=name, suite=suite, started_at=now(), git_commit=git_commit,
-                               packages=json.dumps(packages, sort_keys=True),
-                               hardware=json.dumps(hardware, sort_keys=True), host=host)
+                run = RunModel(
+                    name=name,
+                    suite=suite,
+                    started_at=now(),
+                    git_commit=git_commit,
+                    packages=json.dumps(packages, sort_keys=True),
+                    hardware=json.dumps(hardware, sort_keys=True),
+                    host=host,
+                )
                 s.add(run)
                 s.flush()
                 return run.run_id
@@ -346,14 +375,27 @@ class Store:
 
         def write() -> bool:
             with self.session() as s:
-                row = CellModel(run_id=run_id, config_hash=cell.config_hash, model=cell.model, task=cell.task,
-                                technique=cell.technique, settings=canonical_json(cell.settings), seed=cell.seed,
-                                status=outcome.status, error=outcome.error, kind=outcome.kind,
-                                quality_metric=outcome.quality_metric, host=outcome.host,
-                                started_at=outcome.started_at, ended_at=outcome.ended_at,
-                                duration_s=outcome.duration_s)
-                row.metrics = [MetricModel(name=k, value=float(v), unit=metric_unit(k))
-                               for k, v in sorted(outcome.metrics.items())]
+                row = CellModel(
+                    run_id=run_id,
+                    config_hash=cell.config_hash,
+                    model=cell.model,
+                    task=cell.task,
+                    technique=cell.technique,
+                    settings=canonical_json(cell.settings),
+                    seed=cell.seed,
+                    status=outcome.status,
+                    error=outcome.error,
+                    kind=outcome.kind,
+                    quality_metric=outcome.quality_metric,
+                    host=outcome.host,
+                    started_at=outcome.started_at,
+                    ended_at=outcome.ended_at,
+                    duration_s=outcome.duration_s,
+                )
+                row.metrics = [
+                    MetricModel(name=k, value=float(v), unit=metric_unit(k))
+                    for k, v in sorted(outcome.metrics.items())
+                ]
                 s.add(row)
             return True
 
@@ -364,10 +406,14 @@ class Store:
 
     def forget_cells(self, run_id: int, statuses: set[str]) -> int:
         """Delete the cells of a run with these statuses (so that ``--resume --retry-failed`` reruns them)."""
+
         def write() -> int:
             with self.session() as s:
-                rows = s.scalars(select(CellModel).where(CellModel.run_id == run_id,
-                                                         CellModel.status.in_(sorted(statuses)))).all()
+                rows = s.scalars(
+                    select(CellModel).where(
+                        CellModel.run_id == run_id, CellModel.status.in_(sorted(statuses))
+                    )
+                ).all()
                 for row in rows:
                     s.delete(row)
                 return len(rows)
@@ -392,8 +438,10 @@ class Store:
             if row is None:
                 row = s.scalars(select(RunModel).where(RunModel.name == str(ref))).first()
             if row is None:
-                latest = [f"{r.run_id} ({r.name})" for r in s.scalars(
-                    select(RunModel).order_by(RunModel.run_id.desc()).limit(5))]
+                latest = [
+                    f"{r.run_id} ({r.name})"
+                    for r in s.scalars(select(RunModel).order_by(RunModel.run_id.desc()).limit(5))
+                ]
                 hint = f"; latest runs: {', '.join(latest)}" if latest else "; the database has no runs"
                 raise UsageError(f"unknown run {str(ref)!r} in {self.safe_url}{hint}")
             return self._run_record(s, row)
@@ -419,26 +467,52 @@ class Store:
 
     def cells(self, run_id: int) -> list[CellRecord]:
         with self.session() as s:
-            rows = s.scalars(select(CellModel).where(CellModel.run_id == run_id).order_by(CellModel.cell_id)).all()
+            rows = s.scalars(
+                select(CellModel).where(CellModel.run_id == run_id).order_by(CellModel.cell_id)
+            ).all()
             metrics: dict[int, list[MetricModel]] = {}
             for m in s.scalars(select(MetricModel).join(CellModel).where(CellModel.run_id == run_id)):
                 metrics.setdefault(m.cell_id, []).append(m)
-            return [CellRecord(config_hash=r.config_hash, model=r.model, task=r.task, technique=r.technique,
-                               settings=json.loads(r.settings or "{}"), seed=r.seed, status=str(r.status.value),
-                               error=r.error, kind=r.kind, quality_metric=r.quality_metric,
-                               duration_s=r.duration_s,
-                               metrics={m.name: m.value for m in metrics.get(r.cell_id, [])},
-                               units={m.name: m.unit for m in metrics.get(r.cell_id, [])})
-                    for r in rows]
+            return [
+                CellRecord(
+                    config_hash=r.config_hash,
+                    model=r.model,
+                    task=r.task,
+                    technique=r.technique,
+                    settings=json.loads(r.settings or "{}"),
+                    seed=r.seed,
+                    status=str(r.status.value),
+                    error=r.error,
+                    kind=r.kind,
+                    quality_metric=r.quality_metric,
+                    duration_s=r.duration_s,
+                    metrics={m.name: m.value for m in metrics.get(r.cell_id, [])},
+                    units={m.name: m.unit for m in metrics.get(r.cell_id, [])},
+                )
+                for r in rows
+            ]
 
     @staticmethod
     def _run_record(s: Session, row: RunModel) -> RunRecord:
-        counts = dict(s.execute(select(CellModel.status, func.count()).where(CellModel.run_id == row.run_id)
-                                .group_by(CellModel.status)).all())
-        return RunRecord(run_id=row.run_id, name=row.name, suite=row.suite, started_at=row.started_at,
-                         ended_at=row.ended_at, git_commit=row.git_commit, host=row.host,
-                         packages=json.loads(row.packages or "{}"), hardware=json.loads(row.hardware or "{}"),
-                         counts={str(k.value): v for k, v in counts.items()})
+        counts = dict(
+            s.execute(
+                select(CellModel.status, func.count())
+                .where(CellModel.run_id == row.run_id)
+                .group_by(CellModel.status)
+            ).all()
+        )
+        return RunRecord(
+            run_id=row.run_id,
+            name=row.name,
+            suite=row.suite,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            git_commit=row.git_commit,
+            host=row.host,
+            packages=json.loads(row.packages or "{}"),
+            hardware=json.loads(row.hardware or "{}"),
+            counts={str(k.value): v for k, v in counts.items()},
+        )
 
 
 def alembic_config(connection: Any = None):

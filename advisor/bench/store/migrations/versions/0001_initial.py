@@ -43,8 +43,11 @@ def upgrade() -> None:
         sa.Column("technique", sa.String(100), nullable=False),
         sa.Column("settings", sa.Text(), nullable=False),
         sa.Column("seed", sa.Integer(), nullable=False),
-        sa.Column("status", sa.Enum(*STATUSES, name="cell_status", native_enum=False, create_constraint=True,
-                                    length=16), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(*STATUSES, name="cell_status", native_enum=False, create_constraint=True, length=16),
+            nullable=False,
+        ),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("kind", sa.String(32), nullable=True),
         sa.Column("quality_metric", sa.String(200), nullable=True),
@@ -58,7 +61,9 @@ def upgrade() -> None:
     op.create_table(
         "metrics",
         sa.Column("metric_id", sa.Integer(), primary_key=True),
-        sa.Column("cell_id", sa.Integer(), sa.ForeignKey("cells.cell_id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "cell_id", sa.Integer(), sa.ForeignKey("cells.cell_id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
         sa.Column("unit", sa.String(32), nullable=True),
