@@ -134,8 +134,9 @@ def sample_to_record(sample: dict, source: str, line: int, task: str, config: di
     if is_mc and requests and len(requests[0]) > 1 and isinstance(requests[0][1], str):
         choices = [str(r[1]).strip() for r in requests]
         lls = [_loglikelihood(v) for v in (filtered or [])]
-        if lls and all(x is not None for x in lls):
-            picked = max(range(len(lls)), key=lambda i: lls[i])
+        scores = [x for x in lls if x is not None]
+        if lls and len(scores) == len(lls):
+            picked = max(range(len(scores)), key=scores.__getitem__)
         output = choices[picked] if picked is not None and picked < len(choices) else ""
         output_type = output_type or "multiple_choice"
     else:
@@ -210,7 +211,7 @@ def _doc_key(sample: dict) -> str:
 
 
 def is_lmeval_sample(obj: dict | None) -> bool:
-    return bool(obj) and "doc_id" in obj and ("filtered_resps" in obj or "resps" in obj)
+    return obj is not None and "doc_id" in obj and ("filtered_resps" in obj or "resps" in obj)
 
 
 class LmEvalReader:

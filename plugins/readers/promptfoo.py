@@ -58,7 +58,7 @@ def _assertions(result: dict) -> list[tuple[str, bool, str, Any]]:
 def result_to_record(result: dict, source: str, index: int) -> EvalRecord:
     prompt = result.get("prompt") or {}
     response = result.get("response") or {}
-    test_case = result.get("testCase") if isinstance(result.get("testCase"), dict) else {}
+    test_case: dict = result["testCase"] if isinstance(result.get("testCase"), dict) else {}
     vars_ = result.get("vars") or test_case.get("vars") or {}
     if not isinstance(vars_, dict):
         vars_ = {}
