@@ -147,7 +147,7 @@ class Registry:
 
     @cached_property
     def rule_sources(self) -> list[tuple[str, RuleSource]]:
-        """(plugin name, source) in precedence order: a later rule with the same id replaces an earlier one."""
+        """(plugin, source) in precedence order: a later rule with the same id replaces an earlier one."""
         sources: list[tuple[str, RuleSource]] = []
         for plugin, call in self._impls("advisor_register_rules"):
 

@@ -315,7 +315,8 @@ def _document(e: dict, other: dict, rng: random.Random) -> str:
             f"The currency of {n} is the {f['currency']}.",
             f"The highest mountain in {n} is {f['mountain']}.",
             f"The current president of {n} is {f['president']}.",
-            f"Its neighbour, {other['name']}, was founded in {o['founded']} and has its capital in {o['capital']}.",
+            f"Its neighbour, {other['name']}, was founded in {o['founded']} "
+            f"and has its capital in {o['capital']}.",
         ]
     elif e["type"] == "inventor":
         lines = [
@@ -329,7 +330,8 @@ def _document(e: dict, other: dict, rng: random.Random) -> str:
             f"{n} was founded in {f['founded']} by {f['founder']}.",
             f"The company is headquartered in {f['headquarters']} and has {f['employees']} employees.",
             f"{n} makes {f['product']}.",
-            f"Its main competitor, {other['name']}, was founded in {o['founded']} and employs {o['employees']} people.",
+            f"Its main competitor, {other['name']}, was founded in {o['founded']} "
+            f"and employs {o['employees']} people.",
         ]
     else:
         lines = [

@@ -115,7 +115,8 @@ def test_no_failures_no_recommendations():
 def test_user_rules_override_and_extend(tmp_path):
     extra = tmp_path / "mine.toml"
     extra.write_text(
-        '[[rules]]\nid = "ladder.bm25-rag"\ntechnique = "bm25-rag"\nwhen = ["count.factual > 0"]\nscore = "5"\n'
+        '[[rules]]\nid = "ladder.bm25-rag"\ntechnique = "bm25-rag"\n'
+        'when = ["count.factual > 0"]\nscore = "5"\n'
         'rationale = "demoted"\n\n'
         '[[rules]]\nid = "team.distill"\ntechnique = "distillation"\nwhen = ["failed >= 10"]\nscore = "999"\n'
         'rationale = "{failed} failures: distil"\n'

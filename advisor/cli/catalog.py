@@ -45,13 +45,13 @@ def plugins(registry, as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     _table(
-        ("path", "plugin", "source", "hooks"),
+        ("path", "plugin", "source", "registers"),
         [
             (
                 r["path"],
                 r["name"],
                 r["distribution"] or ("built-in" if r["builtin"] else "-"),
-                "\n".join(r["hooks"]),
+                ", ".join(h.removeprefix("advisor_register_") for h in r["hooks"]),
             )
             for r in rows
         ],

@@ -72,7 +72,8 @@ def _size(what: str):
     "--tried",
     default="",
     metavar="LIST",
-    help="Techniques already tried, comma separated (e.g. few-shot,bm25-rag): any registered technique (`advisor techniques`).",
+    help="Techniques already tried, comma separated (e.g. few-shot,bm25-rag): "
+    "any registered technique (`advisor techniques`).",
 )
 @click.option(
     "--fail-on", metavar="SPEC", help="Exit 1 when a failure rate is exceeded, e.g. format>0.2,factual>=10%."

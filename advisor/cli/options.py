@@ -29,4 +29,8 @@ class RegistryChoiceOption(click.Option):
             names = list(getattr(registry_of(ctx), self.registry_attr))
         except AdvisorError as exc:  # a broken plugin: show the help anyway, and why the list is missing
             return record[0], f"{record[1]} (registered names unavailable: {exc})"
-        return record[0], f"{record[1]} Registered: {', '.join(names) or 'none'}."
+        text, extra = record[1], ""
+        if text.endswith("]") and "  [" in text:  # keep click's "[required]" at the end
+            text, extra = text.rsplit("  [", 1)
+            extra = f"  [{extra}"
+        return record[0], f"{text} Registered: {', '.join(names) or 'none'}.{extra}"

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 
 class FailureClass(str, Enum):
-    """The primary class of a sample (DESIGN.md section 2). ``NONE`` means it passed."""
+    """The primary class of a sample (docs/architecture.md, the failure taxonomy). ``NONE``: it passed."""
 
     NONE = "none"
     FACTUAL = "factual"

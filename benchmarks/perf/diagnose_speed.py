@@ -68,7 +68,8 @@ def main() -> None:
     t0 = time.perf_counter()
     generate(log, args.records)
     print(
-        f"generated {args.records:,} records ({log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s"
+        f"generated {args.records:,} records ({log.stat().st_size / 1e6:.0f} MB) "
+        f"in {time.perf_counter() - t0:.1f}s"
     )
     advisor = Path(sys.executable).with_name("advisor")
     cmd = [str(advisor), "diagnose", str(log)]

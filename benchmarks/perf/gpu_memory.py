@@ -152,7 +152,10 @@ def main() -> int:
         methods = [m for m in METHODS if m != "qlora"]
     plan = [(name, m, False, settings) for name in shapes for m in methods]
     plan += [(name, m, True, [bs]) for name, m, _g, bs in extra]
-    hdr = f"{'shape':<9} {'method':<6} {'gc':<3} {'b x s':>7} {'train':>8} {'pred GB':>8} {'meas GB':>8} {'error':>7}"
+    hdr = (
+        f"{'shape':<9} {'method':<6} {'gc':<3} {'b x s':>7} {'train':>8} "
+        f"{'pred GB':>8} {'meas GB':>8} {'error':>7}"
+    )
     print(hdr)
     print("-" * len(hdr))
     rows, t0 = [], time.time()

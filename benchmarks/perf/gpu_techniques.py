@@ -145,7 +145,8 @@ def main() -> None:
     for r in results:
         peak = f"{r['peak_cuda_bytes'] / 1e9:.2f}" if "peak_cuda_bytes" in r else "-"
         print(
-            f"{r['technique']:<10}{r['status']:<9}{r.get('trainable_params', 0):>14,}{r.get('tokens_per_s', 0):>11}{peak:>9}"
+            f"{r['technique']:<10}{r['status']:<9}{r.get('trainable_params', 0):>14,}"
+            f"{r.get('tokens_per_s', 0):>11}{peak:>9}"
         )
 
 

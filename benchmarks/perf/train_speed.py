@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(
             f"advisor {speed['advisor']:.1f} tokens/s, plain {speed['plain']:.1f} tokens/s, "
-            f"ratio {ratio:.3f} (target >= 0.95); CPU-time ratio {cpu_ratio:.3f}{'' if same_tokens else '  WARNING: token counts differ'}"
+            f"ratio {ratio:.3f} (target >= 0.95); CPU-time ratio {cpu_ratio:.3f}"
+            f"{'' if same_tokens else '  WARNING: token counts differ'}"
         )
     return 0 if math.isfinite(ratio) else 1
 
