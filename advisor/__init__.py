@@ -23,10 +23,19 @@ from advisor.diagnosis.records import (
 )
 from advisor.errors import AdvisorError, InputError, PluginError, UsageError
 from advisor.hookspecs import hookimpl
-from advisor.train.loop import TRAIN_DEFAULTS, TrainableTechnique, TrainConfig
+from advisor.train.loop import TRAIN_DEFAULTS, TrainableTechnique, TrainConfig, TrainSettings
 from advisor.train.loop import train as train_model
 from advisor.train.models import embedding_model_path
-from advisor.train.technique import Environment, System, TaskData, Technique, count_parameters
+from advisor.train.technique import (
+    Environment,
+    System,
+    TaskData,
+    Technique,
+    TechniqueSettings,
+    count_parameters,
+    setting,
+    settings_table,
+)
 
 __version__ = "0.2.0"
 
@@ -53,7 +62,9 @@ __all__ = [
     "Task",
     "TaskData",
     "Technique",
+    "TechniqueSettings",
     "TrainConfig",
+    "TrainSettings",
     "TrainableTechnique",
     "UsageError",
     "count_parameters",
@@ -61,6 +72,8 @@ __all__ = [
     "first_json_line",
     "hookimpl",
     "iter_json_lines",
+    "setting",
+    "settings_table",
     "text",
     "train_model",
 ]

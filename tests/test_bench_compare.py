@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from advisor.bench.compare import Thresholds, compare_metric, compare_runs, pick_runs
-from advisor.bench.store.engine import CellOutcome, CellStatus, Store, now
+from advisor.bench.store.engine import CellOutcome, Store, now
+from advisor.bench.store.models import CellStatus
 from advisor.bench.suite import Cell
 from advisor.cli.bench import bench
 
@@ -186,3 +187,29 @@ def test_report_writes_markdown_and_self_contained_html(store, tmp_path):
     page = (out / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') == 3 and "http" not in page.replace("https://", "")
     assert "<td>bm25-rag</td>" in page
+
+
+def test_report_plots_equal_values_whose_mean_rounds_outside_them():
+    from advisor.bench.report import plots
+    from advisor.bench.store.engine import CellRecord
+
+    # mean([0.05] * 3) == 0.05000000000000001 > 0.05: the error bar must not go negative
+    cells = [
+        CellRecord(
+            config_hash=str(seed),
+            model=MODEL,
+            task="fictional_qa",
+            technique="prompting",
+            settings={},
+            seed=seed,
+            status="ok",
+            error=None,
+            kind="prompting",
+            quality_metric="acc",
+            duration_s=1.0,
+            metrics={"quality_after": 0.3, "trainable_params": 0, "peak_memory_bytes": 5e7},
+            units={},
+        )
+        for seed in range(3)
+    ]
+    assert [image.file for image in plots(cells)] == ["quality_vs_params.png", "peak_memory.png"]

@@ -1,4 +1,4 @@
-"""Suites, the isolated cell runner, resume after kill -9, shards and `advisor bench run` (with a fake cell)."""
+"""Suites, the isolated cell runner, resume after kill -9, shards and `advisor bench run` (a fake cell)."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def run_json(*args) -> dict:
     return json.loads(result.stdout)
 
 
-# -- suites ---------------------------------------------------------------------------------------------------
+# -- suites --------------------------------------------------------------------------------------------------
 
 
 def test_suite_expands_the_matrix_with_overrides(tmp_path):
@@ -190,7 +190,7 @@ def test_shards_split_deterministically_and_completely(tmp_path):
             parse_shard(bad)
 
 
-# -- cell commands and outcomes ---------------------------------------------------------------------------------
+# -- cell commands and outcomes ------------------------------------------------------------------------------
 
 
 def test_cell_command_follows_the_contract():
@@ -214,7 +214,7 @@ def test_cell_command_follows_the_contract():
         "--set",
         "fused=true",
         "--set",
-        'modules=["q","v"]',
+        "modules=q,v",  # a comma list: what `--set` parses for list and comma-string settings (targets)
         "--set",
         "name=x",
         "--set",
@@ -382,3 +382,17 @@ def test_parse_suite_without_plugin_lookups():
         known_tasks=set(),
     )
     assert [(c.technique, c.task, c.seed) for c in suite.cells] == [("mine", "anything", 0)]
+
+
+def test_dry_run_lists_the_cells_and_their_commands_and_runs_nothing(tmp_path, monkeypatch):
+    log = tmp_path / "cells.log"
+    monkeypatch.setenv("FAKE_CELL_LOG", str(log))
+    suite = write(tmp_path, SUITE)
+    result = invoke("run", suite, "--dry-run")
+    assert result.exit_code == 0 and "suite mini: 6 cell(s); nothing was run" in result.stderr
+    assert "lora on json_extract (smollm2-135m-instruct, seed 0)" in result.stdout
+    assert "--technique lora --task json_extract" in result.stdout and "--set r=8" in result.stdout
+    data = json.loads(invoke("run", suite, "--dry-run", "--json", "--shard", "1/2").stdout)
+    assert data["suite"] == "mini" and len(data["cells"]) == 3
+    assert all(c["command"][-1] == "--json" and len(c["config_hash"]) == 64 for c in data["cells"])
+    assert not log.exists() and not (tmp_path / "bench.db").exists()

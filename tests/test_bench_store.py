@@ -3,24 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from advisor.bench.store.engine import (
-    CellOutcome,
-    CellStatus,
-    MetricModel,
-    RunModel,
-    SchemaVersionModel,
-    Store,
-    now,
-    resolve_url,
-)
+from advisor.bench.store.engine import CellOutcome, Store, now, resolve_url
+from advisor.bench.store.models import CellStatus, MetricModel, RunModel, SchemaVersionModel
 from advisor.bench.suite import Cell
 from advisor.errors import InputError, UsageError
 
@@ -87,7 +81,7 @@ def test_migrations_create_exactly_the_models_schema(store):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from advisor.bench.store.engine import Base
+    from advisor.bench.store.models import Base
 
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
@@ -196,3 +190,127 @@ def test_sqlite_uses_wal_and_tolerates_parallel_writers(tmp_path):
     assert errors == []
     with Store(url) as store:
         assert len(store.cells(run.run_id)) == 45
+
+
+# -- the metric registry -------------------------------------------------------------------------------------
+
+
+def emitted_metric_names() -> set[str]:
+    """The metric names `advisor run` can emit, read from advisor/train/cell.py: the string keys that every
+    function annotated ``-> Metrics`` writes (dict literals, ``metrics["name"] = ...``,
+    ``metrics.update(name=...)``)."""
+    import ast
+
+    import advisor.train.cell as cell
+
+    names: set[str] = set()
+    for fn in ast.walk(ast.parse(Path(cell.__file__).read_text(encoding="utf-8"))):
+        if not (isinstance(fn, ast.FunctionDef) and isinstance(fn.returns, ast.Name)):
+            continue
+        if fn.returns.id != "Metrics":
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Dict):
+                names |= {
+                    k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                }
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+                if getattr(node.value, "id", None) == "metrics" and isinstance(node.slice, ast.Constant):
+                    names.add(node.slice.value)
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "update":
+                if getattr(node.func.value, "id", None) == "metrics":
+                    names |= {kw.arg for kw in node.keywords if kw.arg}
+    return names
+
+
+def test_every_metric_advisor_run_emits_is_registered():
+    from advisor.train.metrics import METRICS
+
+    emitted = emitted_metric_names()
+    # the scanner still sees the measuring functions (a refactor of cell.py must keep the annotation)
+    assert {"quality_before", "quality_after", "train_time_s", "peak_memory_bytes", "device"} <= emitted
+    assert emitted - set(METRICS) == set(), "register these in advisor/train/metrics.py"
+
+
+def test_the_scanner_sees_what_a_run_actually_emits(monkeypatch, tmp_path):
+    """`_measure` with fakes for loading, evaluating and timing, along every branch: the keys it returns
+    are among those the static scan found (so a helper that forgot ``-> Metrics`` is caught)."""
+    from types import SimpleNamespace
+
+    import advisor.train.cell as cell
+    from advisor.train.technique import Environment, System
+
+    class FakeModel:
+        peft_config = {"default": None}
+
+        def parameters(self):
+            return [SimpleNamespace(numel=lambda: 10, requires_grad=True)]
+
+        def to(self, device):
+            return self
+
+        def save_pretrained(self, target):
+            Path(target).mkdir(parents=True, exist_ok=True)
+            (Path(target) / "adapter.bin").write_bytes(b"1234")
+
+        def merge_and_unload(self):
+            return FakeModel()
+
+    evaluation = {"primary": 0.5, "seconds": 1.0, "metrics": {"acc": 0.5}, "samples": []}
+    monkeypatch.setattr("advisor.train.models.resolve_model", lambda name: tmp_path)
+    monkeypatch.setattr("advisor.train.models.load_model", lambda name: (FakeModel(), None))
+    monkeypatch.setattr("advisor.train.loop.seed_everything", lambda seed: None)
+    monkeypatch.setattr(
+        "advisor.train.evaluate.load_task", lambda *a: SimpleNamespace(primary="acc,none", data=None)
+    )
+    monkeypatch.setattr("advisor.train.evaluate.evaluate", lambda *a: dict(evaluation))
+    monkeypatch.setattr(cell, "_baseline_key", lambda *a: "key")
+    monkeypatch.setattr(cell, "_baseline_cache", lambda: tmp_path / "baselines.json")
+    monkeypatch.setattr(cell, "latency_ms", lambda *a: 12.0)
+
+    train = {"seconds": 3.0, "tokens_per_s": 9.0, "steps": 2, "train_loss": [2.0, 1.0], "val_loss": 1.5}
+    seen: set[str] = set()
+    for name, kind, info in (("lora", "peft", {"train": train}), ("prompting", "prompting", {})):
+        technique = SimpleNamespace(
+            name=name, kind=kind, apply=lambda m, t, data, settings, env, info=info: System(m, t, info=info)
+        )
+        req = cell.RunRequest(technique=name, task="t", model="m")  # the 2nd run finds the cached baseline
+        env = Environment(device="cpu", workdir=tmp_path / name)
+        metrics = cell._measure(req, technique, {}, env, {}, task=None)
+        assert json.loads(json.dumps(metrics)) == metrics  # what `advisor run --json` prints
+        seen |= set(metrics)
+    assert {"baseline_cached", "train_loss_last", "apply_seconds", "latency_merged_ms"} <= seen
+    assert seen <= emitted_metric_names()
+
+
+def test_registry_facts_and_guesses_for_unknown_names():
+    from advisor.bench.compare import Thresholds, growth_limit
+    from advisor.train.metrics import METRICS, metric, unit_of
+
+    for m in METRICS.values():
+        assert m.label and m.name
+        if m.direction:  # compare knows which threshold applies
+            assert m.family == "quality" or growth_limit(m.family, Thresholds()) > 0
+    # the units stored since the first schema
+    assert {n: unit_of(n) for n in ("quality_after", "total_params", "tokens_per_s", "adapter_bytes")} == {
+        "quality_after": "score",
+        "total_params": "params",
+        "tokens_per_s": "tokens/s",
+        "adapter_bytes": "bytes",
+    }
+    assert unit_of("eval_seconds") is None and unit_of("val_loss") is None
+    # names nobody registered: guessed from the name, as before the registry
+    assert (metric("warmup_s").unit, metric("warmup_s").family, metric("warmup_s").direction) == (
+        "s",
+        "time",
+        -1,
+    )
+    assert (metric("kv_bytes").unit, metric("kv_bytes").direction) == ("bytes", -1)
+    assert (metric("quality_rouge").unit, metric("quality_rouge").direction) == ("score", +1)
+    assert (metric("lora_params").unit, metric("lora_params").direction) == ("params", 0)
+    assert (metric("anything").unit, metric("anything").direction) == (None, 0)
+    assert metric("peak_memory_bytes").format(2.5e9) == "2.5 GB"
+    assert metric("peak_memory_bytes").format(2.5e9, "table") == "2.50 GB"
+    assert metric("trainable_params").format(460_800, "table") == "461K"
+    assert metric("trainable_params").format(460_800, "full") == "460,800"
+    assert metric("train_time_s").format(None) == "-"

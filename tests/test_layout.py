@@ -69,7 +69,9 @@ def test_pyproject_ships_the_package_data_and_splits_the_extras():
     assert any("task.yaml.in" in pattern for pattern in data["advisor_plugins.tasks"])
 
 
-@pytest.mark.parametrize(("old", "name"), [("advisor.technique", "Technique"), ("advisor.training", "TrainConfig")])
+@pytest.mark.parametrize(
+    ("old", "name"), [("advisor.technique", "Technique"), ("advisor.training", "TrainConfig")]
+)
 def test_old_import_paths_still_work_with_a_deprecation_warning(old, name):
     sys.modules.pop(old, None)
     with warnings.catch_warnings(record=True) as caught:
@@ -82,9 +84,17 @@ def test_old_import_paths_still_work_with_a_deprecation_warning(old, name):
 def test_diagnosing_a_log_does_not_import_torch(tmp_path):
     log = tmp_path / "log.jsonl"
     log.write_text(json.dumps({"prompt": "2+2?", "output": "5", "reference": "4"}) + "\n")
-    code = (
-        "import sys\nfrom advisor.cli import main\nsys.argv = ['advisor', 'diagnose', sys.argv[1], '--json']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'torch was imported'\n"
+    code = "\n".join(
+        [
+            "import sys",
+            "from advisor.cli import main",
+            "sys.argv = ['advisor', 'diagnose', sys.argv[1], '--json']",
+            "try:",
+            "    main()",
+            "except SystemExit:",
+            "    pass",
+            "assert 'torch' not in sys.modules, 'torch was imported'",
+        ]
     )
     proc = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -78,10 +78,14 @@ def test_blocking_the_essential_plugins_is_said(monkeypatch, tmp_path):
     monkeypatch.setenv("ADVISOR_DISABLE_PLUGINS", "advisor_plugins.rules")
     set_registry(Registry(get_plugin_manager(load_entry_points=False)))
     log = tmp_path / "log.jsonl"
-    log.write_text(json.dumps({"prompt": "Capital of Velmora?", "output": "Oslo", "reference": "Tarn"}) + "\n")
+    log.write_text(
+        json.dumps({"prompt": "Capital of Velmora?", "output": "Oslo", "reference": "Tarn"}) + "\n"
+    )
     result = CliRunner().invoke(cli, ["diagnose", str(log)])
     assert result.exit_code == 0
-    assert "warning: ADVISOR_DISABLE_PLUGINS blocks advisor_plugins.rules (the default rules)" in result.stderr
+    assert (
+        "warning: ADVISOR_DISABLE_PLUGINS blocks advisor_plugins.rules (the default rules)" in result.stderr
+    )
 
 
 # -- checks on what plugins register -----------------------------------------------------------------------
@@ -104,8 +108,10 @@ def test_duplicate_names_are_an_error_naming_both_plugins(registry, register_inl
             register(R())
 
     register_inline(Clash(), name="clash")
-    with pytest.raises(PluginError, match="plugins 'advisor_plugins.readers.generic' and 'clash' both register"):
-        registry.readers
+    with pytest.raises(
+        PluginError, match="plugins 'advisor_plugins.readers.generic' and 'clash' both register"
+    ):
+        _ = registry.readers
 
 
 def test_a_bad_object_is_refused_naming_the_plugin_and_what_is_missing(registry, register_inline):
@@ -118,8 +124,10 @@ def test_a_bad_object_is_refused_naming_the_plugin_and_what_is_missing(registry,
             register(HalfReader())
 
     register_inline(Bad(), name="half-plugin")
-    with pytest.raises(PluginError, match=r"plugin 'half-plugin' registered a log reader that lacks priority, sniff, read"):
-        registry.readers
+    with pytest.raises(
+        PluginError, match=r"plugin 'half-plugin' registered a log reader that lacks priority, sniff, read"
+    ):
+        _ = registry.readers
 
 
 @pytest.mark.parametrize(
@@ -135,7 +143,7 @@ def test_every_registration_hook_checks_its_objects(registry, register_inline, h
     plugin = type("P", (), {hook: hookimpl(staticmethod(lambda register: register(bad)))})()
     register_inline(plugin, name="bad-plugin")
     with pytest.raises(PluginError, match="plugin 'bad-plugin' registered"):
-        getattr(registry, attr)
+        _ = getattr(registry, attr)
 
 
 def test_an_exception_in_a_plugin_is_a_plugin_error(registry, register_inline):
@@ -146,7 +154,7 @@ def test_an_exception_in_a_plugin_is_a_plugin_error(registry, register_inline):
 
     register_inline(Broken(), name="broken")
     with pytest.raises(PluginError, match="plugin 'broken' failed in advisor_register_tasks: RuntimeError"):
-        registry.tasks
+        _ = registry.tasks
 
 
 def test_a_broken_plugin_is_one_line_on_the_command_line(register_inline, pm, run):
@@ -236,7 +244,9 @@ def test_entry_point_command(everything):
 
 def test_tried_accepts_every_registered_technique_and_suggests_on_a_typo(run, tmp_path):
     log = tmp_path / "log.jsonl"
-    log.write_text(json.dumps({"prompt": "Capital of Velmora?", "output": "Oslo", "reference": "Tarn"}) + "\n")
+    log.write_text(
+        json.dumps({"prompt": "Capital of Velmora?", "output": "Oslo", "reference": "Tarn"}) + "\n"
+    )
     assert run("diagnose", log, "--tried", "merge-linear,p-tuning", "--json").exit_code == 0
     result = CliRunner().invoke(cli, ["diagnose", str(log), "--tried", "merge-linaer"])
     assert result.exit_code == 2 and "did you mean 'merge-linear'" in result.stderr
@@ -250,7 +260,11 @@ def test_example_plugin_through_its_entry_point(tmp_path):
 
     def advisor_cli(*args):
         return subprocess.run(
-            [sys.executable, "-m", "advisor.cli", *map(str, args)], env=env, capture_output=True, text=True, cwd=ROOT
+            [sys.executable, "-m", "advisor.cli", *map(str, args)],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
         )
 
     listed = advisor_cli("plugins", "--json")
@@ -287,7 +301,9 @@ def test_builtin_plugins_import_only_the_public_api():
     for path in _builtin_plugin_files():
         if path.parent.name in ("fictional_qa", "json_extract", "instruction_following"):
             continue  # lm-eval helpers of the task data, not plugin code
-        if path.parent.name == "cli":  # the built-in commands are core modules; they only register through the hook
+        if (
+            path.parent.name == "cli"
+        ):  # the built-in commands are core modules; they only register through the hook
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("advisor."):

@@ -18,6 +18,42 @@ def test_a_misspelt_setting_fails_before_any_cell_runs(tmp_path):
         load_suite(suite)
 
 
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ("{ r = -1 }", r"\[techniques.lora\] setting r=-1 must be >= 1"),
+        ('{ dropout = "abc" }', r"\[techniques.lora\] setting dropout='abc': expected a float"),
+        ("{ learning_rate = 0 }", r"\[techniques.lora\] setting learning_rate=0.0 must be > 0"),
+    ],
+)
+def test_a_bad_setting_value_fails_when_the_suite_is_read(tmp_path, monkeypatch, settings, message):
+    import advisor.train.models as models
+
+    def load_model(*args, **kwargs):
+        raise AssertionError("reading a suite must not load a model")
+
+    monkeypatch.setattr(models, "load_model", load_model)
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        'name = "s"\nmodels = ["smollm2-135m-instruct"]\ntasks = ["json_extract"]\n'
+        f"[techniques.lora]\nsettings = {settings}\n"
+    )
+    with pytest.raises(InputError, match=message) as err:
+        load_suite(suite)
+    assert "\n" not in str(err.value)
+
+
+def test_typed_suite_values_are_accepted(tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        'name = "s"\nmodels = ["smollm2-135m-instruct"]\ntasks = ["json_extract"]\n'
+        '[techniques.lora]\nsettings = { r = 4, dropout = 0, targets = ["q_proj", "k_proj"], '
+        "gradient_checkpointing = true }\n"
+    )
+    (cell,) = load_suite(suite).cells
+    assert cell.settings["r"] == 4
+
+
 @pytest.mark.parametrize("name", ["smoke", "quick", "nightly", "every-technique"])
 def test_bundled_suites_use_valid_settings(name):
     assert load_suite(name).cells

@@ -137,7 +137,8 @@ def test_every_issue_technique_is_registered():
     for t in ALL.values():
         d = t.describe()
         assert d["kind"] in ("prompting", "retrieval", "peft", "full", "merge")
-        assert set(d) >= {"name", "kind", "requires", "description", "defaults"}
+        assert set(d) >= {"name", "kind", "requires", "description", "defaults", "settings"}
+        assert [s["name"] for s in d["settings"]] == list(d["defaults"])
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
@@ -298,15 +299,18 @@ def test_set_values_are_coerced_to_the_default_type():
         ALL["lora"].settings({"r": "sixteen"})
 
 
-def test_merge_settings_are_checked(tokenizer):
+def test_merge_settings_are_checked_before_apply(tokenizer):
     with pytest.raises(UsageError, match="method"):
-        ALL["merge-ties"].apply(
-            tiny_model(tokenizer), tokenizer, task_data(), ALL["merge-ties"].settings({"method": "svd"}), ENV
-        )
+        ALL["merge-ties"].settings({"method": "svd"})
     with pytest.raises(UsageError, match="weights"):
-        ALL["merge-linear"].apply(
-            tiny_model(tokenizer), tokenizer, task_data(), ALL["merge-linear"].settings({"weights": "1"}), ENV
-        )
+        ALL["merge-linear"].settings({"weights": "1"})
+    # apply still checks a settings dict that did not come through settings()
+    bad = {**ALL["merge-ties"].defaults, "method": "svd"}
+    with pytest.raises(UsageError, match="method"):
+        ALL["merge-ties"].apply(tiny_model(tokenizer), tokenizer, task_data(), bad, ENV)
+    bad = {**ALL["merge-linear"].defaults, "weights": "1"}
+    with pytest.raises(UsageError, match="weights"):
+        ALL["merge-linear"].apply(tiny_model(tokenizer), tokenizer, task_data(), bad, ENV)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ of a cell are its repeats. A cell regresses when
   spread (max - min) of either run's seeds;
 
 and, where both runs have repeats and the sample sizes allow it, a one-sided Mann-Whitney U test agrees
-at level ``alpha``. Parameter counts are shown but never flagged.
+at level ``alpha``. Which metric is which, and which way is better, is in the registry
+``advisor.train.metrics``; metrics without a direction there (parameter counts, losses) are shown but
+never flagged.
 """
 
 from __future__ import annotations
@@ -22,33 +24,13 @@ from typing import Any
 from advisor.bench.store.engine import CellRecord, RunRecord, Store
 from advisor.bench.suite import canonical_json, config_hash
 from advisor.errors import UsageError
+from advisor.train.metrics import metric as metric_facts
 
-#: metric -> (family, direction): +1 when higher is better, -1 when lower is better.
-DIRECTIONS: dict[str, tuple[str, int]] = {
-    "train_time_s": ("time", -1),
-    "latency_ms": ("time", -1),
-    "latency_merged_ms": ("time", -1),
-    "tokens_per_s": ("time", +1),
-    "peak_memory_bytes": ("memory", -1),
-    "adapter_bytes": ("memory", -1),
-    "trainable_params": ("info", 0),
-    "total_params": ("info", 0),
-}
 #: Growth below these is noise whatever the ratio (a 0.2 s cell that takes 0.3 s has not regressed).
 FLOORS = {"s": 1.0, "ms": 1.0, "bytes": 16 * 2**20, "tokens/s": 1.0}
 BAD_STATUSES = {"failed", "timeout", "killed"}
-
-
-def family(name: str) -> tuple[str, int]:
-    if name in DIRECTIONS:
-        return DIRECTIONS[name]
-    if name.startswith("quality"):
-        return "quality", +1
-    if name.endswith(("_s", "_ms")):
-        return "time", -1
-    if name.endswith("_bytes"):
-        return "memory", -1
-    return "info", 0
+#: Families whose growth is judged relative to A, and the Thresholds field that bounds it.
+GROWTH_LIMITS = {"time": "time_growth", "memory": "memory_growth", "size": "memory_growth"}
 
 
 @dataclass
@@ -204,23 +186,23 @@ def compare_metric(name: str, unit: str | None, a: list[float], b: list[float], 
     diff = mean_b - mean_a
     relative = diff / abs(mean_a) if mean_a else None
     metric = MetricDelta(name, unit, a, b, mean_a, mean_b, diff, relative)
-    kind, direction = family(name)
+    facts = metric_facts(name)
+    direction = facts.direction
     if direction == 0:
         return metric
     worse = -diff * direction  # > 0: B is worse than A
     spread = max(_spread(a), _spread(b))
-    if kind == "quality":
+    fmt = facts.format
+    if facts.family == "quality":
         candidate = worse > t.quality_drop
-        why = (
-            f"{name} {_fmt(mean_a, unit)} -> {_fmt(mean_b, unit)} ({diff:+.3f}, threshold {t.quality_drop:g})"
-        )
+        why = f"{name} {fmt(mean_a)} -> {fmt(mean_b)} ({diff:+.3f}, threshold {t.quality_drop:g})"
     else:
-        limit = t.time_growth if kind == "time" else t.memory_growth
+        limit = growth_limit(facts.family, t)
         candidate = worse > limit * abs(mean_a) and worse > FLOORS.get(unit or "", 0.0) and worse > spread
         pct = f"{relative:+.0%}" if relative is not None else "new"
         why = (
-            f"{name} {_fmt(mean_a, unit)} -> {_fmt(mean_b, unit)} ({pct}, threshold {limit:.0%}"
-            f"{f', seed spread {_fmt(spread, unit)}' if spread else ''})"
+            f"{name} {fmt(mean_a)} -> {fmt(mean_b)} ({pct}, threshold {limit:.0%}"
+            f"{f', seed spread {fmt(spread)}' if spread else ''})"
         )
     if len(a) >= 2 and len(b) >= 2:
         metric.p_value = rank_test(a, b, direction)
@@ -230,6 +212,13 @@ def compare_metric(name: str, unit: str | None, a: list[float], b: list[float], 
     if candidate:
         metric.regression = why
     return metric
+
+
+def growth_limit(family: str, t: Thresholds) -> float:
+    """The relative growth threshold of a family that has a direction (every one but quality)."""
+    if family not in GROWTH_LIMITS:
+        raise ValueError(f"metrics of the family {family!r} cannot be compared; give them no direction")
+    return getattr(t, GROWTH_LIMITS[family])
 
 
 def rank_test(a: list[float], b: list[float], direction: int) -> float | None:
@@ -267,15 +256,3 @@ def _mean(values: list[float]) -> float | None:
 
 def _spread(values: list[float]) -> float:
     return max(values) - min(values) if len(values) > 1 else 0.0
-
-
-def _fmt(value: float | None, unit: str | None) -> str:
-    if value is None:
-        return "-"
-    if unit == "bytes":
-        return f"{value / 1e9:.3g} GB" if abs(value) >= 1e8 else f"{value / 1e6:.3g} MB"
-    if unit in ("s", "ms"):
-        return f"{value:.3g} {unit}"
-    if unit == "score":
-        return f"{value:.3f}"
-    return f"{value:.4g}"

@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from advisor.bench.store.engine import CellRecord, RunRecord, Store
+from advisor.train.metrics import format_value, metric
 
 QUALITY = "quality_after"
+#: The figures the tables show beside quality, by their registry labels.
+PARAMS, MEMORY, TRAIN_TIME = (metric(n) for n in ("trainable_params", "peak_memory_bytes", "train_time_s"))
 
 
 @dataclass
@@ -113,9 +116,9 @@ def build(run: RunRecord, cells: list[CellRecord], classes: dict[str, str] | Non
                 "cells ok / all",
                 f"mean {QUALITY}",
                 "mean gain",
-                "trainable params",
-                "peak memory",
-                "train time",
+                PARAMS.label,
+                MEMORY.label,
+                TRAIN_TIME.label,
             ],
             _technique_rows(cells),
         ),
@@ -149,9 +152,9 @@ def build(run: RunRecord, cells: list[CellRecord], classes: dict[str, str] | Non
                 "status",
                 "quality_before",
                 QUALITY,
-                "trainable params",
-                "train time",
-                "peak memory",
+                PARAMS.label,
+                TRAIN_TIME.label,
+                MEMORY.label,
                 "duration",
             ],
             [
@@ -161,12 +164,9 @@ def build(run: RunRecord, cells: list[CellRecord], classes: dict[str, str] | Non
                     c.technique,
                     str(c.seed),
                     c.status,
-                    _num(c.metrics.get("quality_before")),
-                    _num(c.metrics.get(QUALITY)),
-                    _count(c.metrics.get("trainable_params")),
-                    _secs(c.metrics.get("train_time_s")),
-                    _bytes(c.metrics.get("peak_memory_bytes")),
-                    _secs(c.duration_s),
+                    *(_cell(c, name) for name in ("quality_before", QUALITY)),
+                    *(_cell(c, m.name) for m in (PARAMS, TRAIN_TIME, MEMORY)),
+                    format_value(c.duration_s, "seconds", "table"),
                 ]
                 for c in cells
             ],
@@ -254,7 +254,8 @@ def _run_line(run: RunRecord) -> str:
     ended = run.ended_at.strftime("%Y-%m-%d %H:%M") if run.ended_at else "unfinished"
     return (
         f"Run `{run.name}` started {run.started_at:%Y-%m-%d %H:%M} UTC, ended {ended}; commit "
-        f"`{run.git_commit or '?'}` on {run.host or '?'} ({hw.get('cpus', '?')} CPUs, {gpus}). Cells: {counts}."
+        f"`{run.git_commit or '?'}` on {run.host or '?'} ({hw.get('cpus', '?')} CPUs, {gpus}). "
+        f"Cells: {counts}."
     )
 
 
@@ -296,7 +297,7 @@ def _winners(ok: list[CellRecord], classes: dict[str, str]) -> list[dict[str, An
             winner,
             f"{best:.3f}",
             f"{runner_up[1]} ({runner_up[0]:.3f})" if runner_up else "-",
-            _num(before),
+            metric("quality_before").format(before, "table"),
             ", ".join(f"{t} {s:.2f}" for s, t in scores),
         ]
         out.append({"row": row, "class": classes.get(task, "?"), "winner": scores[0][1]})
@@ -325,37 +326,17 @@ def _technique_rows(cells: list[CellRecord]) -> list[list[str]]:
                 technique,
                 kind,
                 f"{len(ok)} / {len(cs)}",
-                _num(mean(QUALITY)),
+                metric(QUALITY).format(mean(QUALITY), "table"),
                 f"{_mean(gains):+.3f}" if gains else "-",
-                _count(mean("trainable_params")),
-                _bytes(mean("peak_memory_bytes")),
-                _secs(mean("train_time_s")),
+                *(m.format(mean(m.name), "table") for m in (PARAMS, MEMORY, TRAIN_TIME)),
             ]
         )
     return rows
 
 
-def _num(v: float | None) -> str:
-    return "-" if v is None else f"{v:.3f}"
-
-
-def _count(v: float | None) -> str:
-    if v is None:
-        return "-"
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(v) >= div:
-            return f"{v / div:.3g}{suffix}"
-    return f"{v:.0f}"
-
-
-def _bytes(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"{v / 1e9:.2f} GB" if v >= 1e8 else f"{v / 1e6:.1f} MB"
-
-
-def _secs(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f} s"
+def _cell(c: CellRecord, name: str) -> str:
+    """One metric of one cell, formatted for a table."""
+    return metric(name).format(c.metrics.get(name), "table")
 
 
 # -- plots ----------------------------------------------------------------------------------------------
@@ -371,11 +352,12 @@ def plots(ok: list[CellRecord]) -> list[Image]:
     quality = _quality_plot(ok)
     if quality:
         images.append(quality)
-    for name, scale, unit, title, file in (
-        ("peak_memory_bytes", 1e9, "GB", "Peak memory per technique", "peak_memory.png"),
-        ("train_time_s", 1.0, "s", "Train time per technique", "train_time.png"),
+    for facts, scale, unit, file in (
+        (MEMORY, 1e9, "GB", "peak_memory.png"),
+        (TRAIN_TIME, 1.0, "s", "train_time.png"),
     ):
-        image = _bar_plot(ok, name, scale, unit, title, file)
+        title = f"{facts.label[0].upper()}{facts.label[1:]} per technique"
+        image = _bar_plot(ok, facts.name, scale, unit, title, file)
         if image:
             images.append(image)
     return images
@@ -463,8 +445,9 @@ def _bar_plot(
         return None
     techniques = sorted(values, key=lambda t: _mean(values[t]) or 0.0)
     means = [_mean(values[t]) for t in techniques]
-    lows = [m - min(values[t]) for m, t in zip(means, techniques, strict=True)]
-    highs = [max(values[t]) - m for m, t in zip(means, techniques, strict=True)]
+    # max(0, ...): the mean of equal floats can land a rounding error outside them (matplotlib refuses that)
+    lows = [max(0.0, m - min(values[t])) for m, t in zip(means, techniques, strict=True)]
+    highs = [max(0.0, max(values[t]) - m) for m, t in zip(means, techniques, strict=True)]
     colours = _colours(techniques)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.8 * len(techniques) + 2), 3.8))
     ax.bar(

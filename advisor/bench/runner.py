@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from advisor.bench import environment
-from advisor.bench.store.engine import CellOutcome, CellStatus, RunRecord, Store, now
+from advisor.bench.store.engine import CellOutcome, RunRecord, Store, now
+from advisor.bench.store.models import CellStatus
 from advisor.bench.suite import Cell, Suite, canonical_json, shard
 from advisor.errors import UsageError
 
@@ -89,6 +90,9 @@ def _setting_text(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
+        # a comma list is what `--set` parses for list settings and for comma-string ones (targets)
+        return ",".join(_setting_text(v) for v in value)
     return canonical_json(value)
 
 

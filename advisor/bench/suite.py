@@ -152,66 +152,113 @@ def parse_suite(
     name = data.get("name") or (path.stem if path else None)
     if not isinstance(name, str) or not name:
         raise bad("'name' must be a non-empty string")
-    models = [_model(m, bad) for m in _list(data, "models", bad, required=True)]
-    tasks = [_str(t, "tasks", bad) for t in _list(data, "tasks", bad, required=True)]
-    seeds = [_int(s, "seeds", bad) for s in _list(data, "seeds", bad)] or [0]
+    axes = _Axes(
+        models=[_model(m, bad) for m in _list(data, "models", bad, required=True)],
+        tasks=[_str(t, "tasks", bad) for t in _list(data, "tasks", bad, required=True)],
+        seeds=[_int(s, "seeds", bad) for s in _list(data, "seeds", bad)] or [0],
+    )
     defaults = _cell_options(data, bad, "")
     techniques = data.get("techniques")
     if not isinstance(techniques, dict) or not techniques:
         raise bad("needs at least one [techniques.NAME] table")
-    if registry is None and (known_techniques is None or known_tasks is None):
-        from advisor.plugins import get_registry
-
-        registry = get_registry()
-    technique_objects = registry.techniques if known_techniques is None else {}
-    known_techniques = known_techniques if known_techniques is not None else set(registry.techniques)
-    known_tasks = known_tasks if known_tasks is not None else set(registry.tasks)
-
+    known = _Known.of(registry, known_techniques, known_tasks)
     cells: list[Cell] = []
     for technique, spec in techniques.items():
-        if known_techniques and technique not in known_techniques:
-            raise bad(str(did_you_mean(technique, sorted(known_techniques), "technique")))
-        if not isinstance(spec, dict):
-            raise bad(f"[techniques.{technique}] must be a table")
-        _check_keys(spec, _TECHNIQUE_KEYS, f"{where} [techniques.{technique}]")
-        options = {**defaults, **_cell_options(spec, bad, f"[techniques.{technique}] ")}
-        settings = spec.get("settings", {})
-        if not isinstance(settings, dict):
-            raise bad(f"[techniques.{technique}] settings must be a table")
-        if technique in technique_objects:  # a typo in a setting fails here, not after hours of other cells
-            try:
-                technique_objects[technique].settings(
-                    {k: v for k, v in settings.items() if k not in ("train_limit", "eval_limit")}
-                )
-            except AdvisorError as exc:
-                raise bad(f"[techniques.{technique}] {exc}") from None
-        settings = {**{k: options[k] for k in ("train_limit", "eval_limit") if k in options}, **settings}
-        t_models = [_model(m, bad) for m in spec["models"]] if "models" in spec else models
-        t_tasks = [_str(t, "tasks", bad) for t in spec["tasks"]] if "tasks" in spec else tasks
-        t_seeds = [_int(s, "seeds", bad) for s in spec["seeds"]] if "seeds" in spec else seeds
-        for model in t_models:
-            for task in t_tasks:
-                if known_tasks and task not in known_tasks and not Path(task).is_dir():
-                    raise bad(str(did_you_mean(task, sorted(known_tasks), "task")))
-                for seed in t_seeds:
-                    cells.append(
-                        Cell(
-                            model=model.name,
-                            task=task,
-                            technique=technique,
-                            seed=seed,
-                            settings=dict(settings),
-                            model_path=model.path,
-                            time_limit_s=float(options.get("time_limit_s", DEFAULT_TIME_LIMIT_S)),
-                            gpus=int(options.get("gpus", 1)),
-                        )
+        cells += _technique_cells(technique, spec, axes, defaults, known, where, bad)
+    _check_unique(cells, bad)
+    return Suite(name=name, path=path, description=str(data.get("description", "")), cells=cells)
+
+
+@dataclass
+class _Axes:
+    """What a suite (or one of its techniques) multiplies out: models x tasks x seeds."""
+
+    models: list[Model]
+    tasks: list[str]
+    seeds: list[int]
+
+
+@dataclass
+class _Known:
+    """The techniques and tasks a suite may name; empty sets accept any name."""
+
+    techniques: set[str]
+    tasks: set[str]
+    objects: dict[str, Any]  # technique name -> plugin object, to check settings with
+
+    @classmethod
+    def of(cls, registry: Any, techniques: set[str] | None, tasks: set[str] | None) -> _Known:
+        if registry is None and (techniques is None or tasks is None):
+            from advisor.plugins import get_registry
+
+            registry = get_registry()
+        return cls(
+            techniques=techniques if techniques is not None else set(registry.techniques),
+            tasks=tasks if tasks is not None else set(registry.tasks),
+            objects=registry.techniques if techniques is None else {},
+        )
+
+
+def _technique_cells(
+    technique: str, spec: Any, axes: _Axes, defaults: dict[str, Any], known: _Known, where: str, bad
+) -> list[Cell]:
+    """The cells of one ``[techniques.NAME]`` table."""
+    if known.techniques and technique not in known.techniques:
+        raise bad(str(did_you_mean(technique, sorted(known.techniques), "technique")))
+    if not isinstance(spec, dict):
+        raise bad(f"[techniques.{technique}] must be a table")
+    _check_keys(spec, _TECHNIQUE_KEYS, f"{where} [techniques.{technique}]")
+    options = {**defaults, **_cell_options(spec, bad, f"[techniques.{technique}] ")}
+    settings = _technique_settings(technique, spec, options, known, bad)
+    own = _Axes(
+        models=[_model(m, bad) for m in spec["models"]] if "models" in spec else axes.models,
+        tasks=[_str(t, "tasks", bad) for t in spec["tasks"]] if "tasks" in spec else axes.tasks,
+        seeds=[_int(s, "seeds", bad) for s in spec["seeds"]] if "seeds" in spec else axes.seeds,
+    )
+    cells = []
+    for model in own.models:
+        for task in own.tasks:
+            if known.tasks and task not in known.tasks and not Path(task).is_dir():
+                raise bad(str(did_you_mean(task, sorted(known.tasks), "task")))
+            for seed in own.seeds:
+                cells.append(
+                    Cell(
+                        model=model.name,
+                        task=task,
+                        technique=technique,
+                        seed=seed,
+                        settings=dict(settings),
+                        model_path=model.path,
+                        time_limit_s=float(options.get("time_limit_s", DEFAULT_TIME_LIMIT_S)),
+                        gpus=int(options.get("gpus", 1)),
                     )
-    seen: dict[str, Cell] = {}
+                )
+    return cells
+
+
+def _technique_settings(
+    technique: str, spec: dict[str, Any], options: dict[str, Any], known: _Known, bad
+) -> dict[str, Any]:
+    """A technique's settings, checked by the technique itself, with the cell's train/eval limits."""
+    settings = spec.get("settings", {})
+    if not isinstance(settings, dict):
+        raise bad(f"[techniques.{technique}] settings must be a table")
+    if technique in known.objects:  # a typo in a setting fails here, not after hours of other cells
+        try:
+            known.objects[technique].settings(
+                {k: v for k, v in settings.items() if k not in ("train_limit", "eval_limit")}
+            )
+        except AdvisorError as exc:
+            raise bad(f"[techniques.{technique}] {exc}") from None
+    return {**{k: options[k] for k in ("train_limit", "eval_limit") if k in options}, **settings}
+
+
+def _check_unique(cells: list[Cell], bad) -> None:
+    seen: set[str] = set()
     for cell in cells:
         if cell.config_hash in seen:
             raise bad(f"the cell {cell.label} appears twice")
-        seen[cell.config_hash] = cell
-    return Suite(name=name, path=path, description=str(data.get("description", "")), cells=cells)
+        seen.add(cell.config_hash)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

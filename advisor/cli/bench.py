@@ -27,7 +27,9 @@ def bench() -> None:
     """Benchmark techniques x models x tasks, store the results, compare runs, write reports.
 
     \b
-    advisor bench run smoke                  run a suite (bundled: smoke, quick, nightly, every-technique; or a .toml file)
+    advisor bench run smoke                  run a suite (bundled: smoke, quick, nightly, every-technique,
+                                             or a .toml file)
+    advisor bench run smoke --dry-run        list its cells and their commands; run nothing
     advisor bench compare                    the last two runs of a suite; exit 1 on regression
     advisor bench list                       runs in the store
     advisor bench report --out report/       Markdown + HTML with plots
@@ -187,19 +189,21 @@ def _print_comparison(c) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from advisor.bench.compare import _fmt
+    from advisor.train.metrics import metric
 
+    shown = [metric(name) for name in ("quality_after", "train_time_s", "peak_memory_bytes")]
     console = Console()
     table = Table(title=f"run {c.run_a.run_id} ({c.run_a.name}) -> run {c.run_b.run_id} ({c.run_b.name})")
-    for col in ("cell", "status", "quality_after", "train time", "peak memory", "verdict"):
+    # Quality scores go by their metric name (as in the report), the others by their label.
+    for col in ("cell", "status", *(m.name if m.family == "quality" else m.label for m in shown), "verdict"):
         table.add_column(col)
 
-    def delta(cell, name):
-        m = cell.metric(name)
+    def delta(cell, facts):
+        m = cell.metric(facts.name)
         if m is None or m.delta is None:
             return "-"
-        rel = f" ({m.relative:+.0%})" if m.relative is not None and m.unit != "score" else ""
-        return f"{_fmt(m.mean_a, m.unit)} -> {_fmt(m.mean_b, m.unit)}{rel}"
+        rel = f" ({m.relative:+.0%})" if m.relative is not None and facts.family != "quality" else ""
+        return f"{facts.format(m.mean_a)} -> {facts.format(m.mean_b)}{rel}"
 
     for cell in c.cells:
         status = lambda s: ",".join(sorted(set(s.values()))) or "-"  # noqa: E731
@@ -207,9 +211,7 @@ def _print_comparison(c) -> None:
         table.add_row(
             cell.label,
             f"{status(cell.status_a)} -> {status(cell.status_b)}",
-            delta(cell, "quality_after"),
-            delta(cell, "train_time_s"),
-            delta(cell, "peak_memory_bytes"),
+            *(delta(cell, facts) for facts in shown),
             verdict,
         )
     console.print(table)

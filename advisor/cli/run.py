@@ -87,6 +87,8 @@ def _print_run(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from advisor.train.metrics import metric
+
     console = Console()
     if result["status"] == "skipped":
         console.print(f"[yellow]skipped[/] {result['technique']}: {result['reason']}")
@@ -97,23 +99,24 @@ def _print_run(result: dict) -> None:
     )
     table.add_column("measure")
     table.add_column("value", justify="right")
+
+    def value(name: str) -> str:
+        return metric(name).format(m.get(name), "full")
+
     rows = [
-        (f"{result['metric']} before", f"{m['quality_before']:.3f}"),
-        (f"{result['metric']} after", f"{m['quality_after']:.3f}"),
-        ("trainable / total parameters", f"{m['trainable_params']:,} / {m['total_params']:,}"),
+        (f"{result['metric']} before", value("quality_before")),
+        (f"{result['metric']} after", value("quality_after")),
+        ("trainable / total parameters", f"{value('trainable_params')} / {value('total_params')}"),
     ]
-    if "train_time_s" in m:
-        rows += [
-            ("train time", f"{m['train_time_s']:.1f} s"),
-            ("tokens/s (training)", f"{m['tokens_per_s']:.0f}"),
-        ]
+    if "train_time_s" in m:  # a technique that trains
+        rows += [(metric(n).label, value(n)) for n in ("train_time_s", "tokens_per_s")]
     rows += [
-        ("peak memory", f"{m['peak_memory_bytes'] / 1e9:.2f} GB ({m['peak_memory_kind']})"),
-        ("adapter / trained size", f"{(m.get('adapter_bytes') or 0) / 1e6:.2f} MB"),
-        ("generation latency (32 tokens)", f"{m['latency_ms']:.0f} ms"),
+        (metric("peak_memory_bytes").label, f"{value('peak_memory_bytes')} ({m['peak_memory_kind']})"),
+        (metric("adapter_bytes").label, metric("adapter_bytes").format(m.get("adapter_bytes") or 0, "full")),
+        (metric("latency_ms").label, value("latency_ms")),
     ]
-    if "latency_merged_ms" in m:
-        rows.append(("latency merged", f"{m['latency_merged_ms']:.0f} ms"))
+    if "latency_merged_ms" in m:  # LoRA
+        rows.append((metric("latency_merged_ms").label, value("latency_merged_ms")))
     for row in rows:
         table.add_row(*row)
     console.print(table)

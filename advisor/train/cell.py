@@ -5,7 +5,8 @@ lm-eval and the model, evaluate the baseline (cached per model, task and limit),
 technique (training if it trains), evaluate again the same way, then measure what users ask
 about: trainable and total parameters, train time and tokens/s, peak memory (RSS on a CPU,
 ``torch.cuda.max_memory_allocated`` on a GPU), adapter size on disk, generation latency, and for
-LoRA the latency merged vs unmerged.
+LoRA the latency merged vs unmerged. The facts about each metric it emits (unit, direction, label,
+format) are in ``advisor.train.metrics``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import UsageError, did_you_mean
+from advisor.train.metrics import LATENCY_NEW_TOKENS
 from advisor.train.technique import Environment, System, count_parameters
 
 LATENCY_PROMPTS = ("Write one sentence about the sea.", "Name three colours.", "What is 12 plus 7?")
@@ -99,7 +101,7 @@ def _baseline_key(model_dir: str, task: str, limit: int | None) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def latency_ms(model: Any, tokenizer: Any, new_tokens: int = 32) -> float:
+def latency_ms(model: Any, tokenizer: Any, new_tokens: int = LATENCY_NEW_TOKENS) -> float:
     """Mean wall time of greedy generation of ``new_tokens`` tokens for a few short prompts."""
     import torch
 
@@ -162,6 +164,11 @@ def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
     return result
 
 
+#: What the measuring functions return: metric name -> value. Every name must be in
+#: ``advisor.train.metrics.METRICS``; a test reads the keys of every function annotated ``-> Metrics``.
+Metrics = dict[str, Any]
+
+
 def _measure(
     req: RunRequest,
     technique: Any,
@@ -169,16 +176,35 @@ def _measure(
     env: Environment,
     result: dict[str, Any],
     task: Any,
-) -> dict[str, Any]:
-    """Load, evaluate the baseline, apply the technique, evaluate again and measure."""
-    from advisor.train.evaluate import evaluate, load_task
-    from advisor.train.loop import seed_everything
-    from advisor.train.models import load_model, resolve_model
+) -> Metrics:
+    """Load, evaluate the baseline, apply the technique, evaluate again and measure.
 
-    device, workdir = env.device, env.workdir
+    The order matters: the adapter is saved before LoRA is merged for the latency, and peak memory is
+    read last so that it covers everything the cell did.
+    """
+    from advisor.train.evaluate import load_task
+    from advisor.train.models import resolve_model
+
     model_dir = resolve_model(req.model)
-    loaded = load_task(task, workdir, req.train_limit)
+    loaded = load_task(task, env.workdir, req.train_limit)
     result["metric"] = loaded.primary
+    model, tokenizer = _load_model(req, env.device)
+    metrics = _baseline(req, str(model_dir), System(model, tokenizer), loaded)
+    system, apply_seconds = _apply(technique, model, tokenizer, loaded, settings, env)
+    metrics.update(_evaluate_after(req, system, loaded))
+    metrics.update(_parameters(system))
+    metrics.update(_training(system.info, apply_seconds))
+    metrics["adapter_bytes"] = _save(system, technique, req, env.workdir)
+    metrics.update(_latency(system, tokenizer, technique, req))
+    metrics.update(_peak(env.device))
+    return metrics
+
+
+def _load_model(req: RunRequest, device: str) -> tuple[Any, Any]:
+    """Seed, load the model onto the device and start counting its peak memory from there."""
+    from advisor.train.loop import seed_everything
+    from advisor.train.models import load_model
+
     seed_everything(req.seed)
     model, tokenizer = load_model(req.model)
     model.to(device)
@@ -186,26 +212,38 @@ def _measure(
         import torch
 
         torch.cuda.reset_peak_memory_stats()
+    return model, tokenizer
 
-    metrics: dict[str, Any] = {}
-    cache_file, key = _baseline_cache(), _baseline_key(str(model_dir), req.task, req.eval_limit)
+
+def _baseline(req: RunRequest, model_dir: str, system: System, loaded: Any) -> Metrics:
+    """The untouched model's score, from the cache when it holds this model, task and limit."""
+    from advisor.train.evaluate import evaluate
+
+    cache_file, key = _baseline_cache(), _baseline_key(model_dir, req.task, req.eval_limit)
     cache = _read_cache(cache_file) if req.use_cache else {}
     if key in cache:
-        before = cache[key]
-        metrics["baseline_cached"] = True
-    else:
-        before = evaluate(System(model, tokenizer), loaded, req.eval_limit, req.batch_size)
-        before.pop("samples", None)
-        if req.use_cache:
-            cache = _read_cache(cache_file)  # re-read: another cell may have added to it meanwhile
-            cache[key] = before
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=cache_file.parent, suffix=".tmp", delete=False) as fh:
-                json.dump(cache, fh)
-            os.replace(fh.name, cache_file)
-    metrics["quality_before"] = before["primary"]
+        return {"baseline_cached": True, "quality_before": cache[key]["primary"]}
+    before = evaluate(system, loaded, req.eval_limit, req.batch_size)
+    before.pop("samples", None)
+    if req.use_cache:
+        _write_cache(cache_file, key, before)
+    return {"quality_before": before["primary"]}
 
-    if getattr(technique, "loads_own_base", False) and device == "cuda":
+
+def _write_cache(path: Path, key: str, value: dict[str, Any]) -> None:
+    cache = _read_cache(path)  # re-read: another cell may have added to it meanwhile
+    cache[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as fh:
+        json.dump(cache, fh)
+    os.replace(fh.name, path)
+
+
+def _apply(
+    technique: Any, model: Any, tokenizer: Any, loaded: Any, settings: dict[str, Any], env: Environment
+) -> tuple[System, float]:
+    """Apply the technique; returns the system to evaluate and the seconds it took."""
+    if getattr(technique, "loads_own_base", False) and env.device == "cuda":
         import torch
 
         model.to("cpu")  # the technique loads its own (quantised) base: free the GPU and measure that alone
@@ -213,30 +251,49 @@ def _measure(
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     system = technique.apply(model, tokenizer, loaded.data, settings, env)
-    apply_seconds = time.perf_counter() - started
-    after = evaluate(system, loaded, req.eval_limit, req.batch_size)
-    metrics["quality_after"] = after["primary"]
-    metrics["eval_seconds"] = after["seconds"]
-    metrics["all_after"] = after["metrics"]
+    return system, time.perf_counter() - started
 
+
+def _evaluate_after(req: RunRequest, system: System, loaded: Any) -> Metrics:
+    from advisor.train.evaluate import evaluate
+
+    after = evaluate(system, loaded, req.eval_limit, req.batch_size)
+    return {
+        "quality_after": after["primary"],
+        "eval_seconds": after["seconds"],
+        "all_after": after["metrics"],
+    }
+
+
+def _parameters(system: System) -> Metrics:
+    """Trainable and total parameters: as the technique reports them, else counted on the model."""
     trainable, total = count_parameters(system.model)
     info = system.info
-    metrics["trainable_params"] = int(info.get("trainable_params", trainable))
-    metrics["total_params"] = int(info.get("total_params", total))
+    return {
+        "trainable_params": int(info.get("trainable_params", trainable)),
+        "total_params": int(info.get("total_params", total)),
+    }
+
+
+def _training(info: dict[str, Any], apply_seconds: float) -> Metrics:
+    """The training loop's statistics; for a technique that does not train, how long applying it took."""
     train = info.get("train")
-    if train:
-        metrics.update(
-            train_time_s=train["seconds"],
-            tokens_per_s=train["tokens_per_s"],
-            train_steps=train["steps"],
-            train_loss_first=train["train_loss"][0] if train["train_loss"] else None,
-            train_loss_last=train["train_loss"][-1] if train["train_loss"] else None,
-            val_loss=train["val_loss"],
-        )
-    else:
-        metrics["apply_seconds"] = apply_seconds
-    metrics["adapter_bytes"] = _save(system, technique, req, workdir)
-    metrics["latency_ms"] = latency_ms(system.model, tokenizer)
+    if not train:
+        return {"apply_seconds": apply_seconds}
+    losses = train["train_loss"]
+    return {
+        "train_time_s": train["seconds"],
+        "tokens_per_s": train["tokens_per_s"],
+        "train_steps": train["steps"],
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "val_loss": train["val_loss"],
+    }
+
+
+def _latency(system: System, tokenizer: Any, technique: Any, req: RunRequest) -> Metrics:
+    """Generation latency; for LoRA also merged into the weights (and the merged model saved if asked)."""
+    metrics: Metrics = {"latency_ms": latency_ms(system.model, tokenizer)}
     if technique.name == "lora" and hasattr(system.model, "merge_and_unload"):
         # One adapter is best served merged into the weights: measure what merging buys.
         merged = system.model.merge_and_unload()
@@ -245,10 +302,12 @@ def _measure(
         if req.merge and req.save:
             merged.save_pretrained(req.save / "merged")
             tokenizer.save_pretrained(req.save / "merged")
-    metrics["peak_memory_bytes"] = _peak_memory(device)
-    metrics["peak_memory_kind"] = "cuda_max_allocated" if device == "cuda" else "process_max_rss"
-    metrics["device"] = device
     return metrics
+
+
+def _peak(device: str) -> Metrics:
+    kind = "cuda_max_allocated" if device == "cuda" else "process_max_rss"
+    return {"peak_memory_bytes": _peak_memory(device), "peak_memory_kind": kind, "device": device}
 
 
 def _save(system: System, technique: Any, req: RunRequest, workdir: Path) -> int | None:

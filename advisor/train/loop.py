@@ -5,7 +5,8 @@ decides which parameters are trainable, this module trains them. It is a plain P
 ``transformers.Trainer``) so that it stays small, measurable and exactly comparable with a
 hand-written PEFT loop (``benchmarks/perf/train_speed.py``).
 
-Settings (``TrainConfig``): learning rate, epochs or max steps, batch size with gradient
+Settings (``TrainSettings``, which every trainable technique's ``Settings`` extends; ``TrainConfig``
+adds the seed): learning rate, epochs or max steps, batch size with gradient
 accumulation, prompt-loss weight (0 masks the prompt tokens), gradient checkpointing, bf16
 autocast on a GPU, the seed, and a validation split whose loss is recorded with the train loss.
 """
@@ -16,31 +17,60 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
+
+from advisor.train.technique import TechniqueSettings, setting
 
 
 @dataclass
-class TrainConfig:
-    learning_rate: float = 2e-4
-    epochs: int = 1
-    max_steps: int = 0
-    batch_size: int = 8
-    grad_accum: int = 1
-    prompt_loss_weight: float = 0.0
-    gradient_checkpointing: bool = False
-    max_length: int = 384
-    val_fraction: float = 0.1
-    warmup_steps: int = 5
+class TrainSettings(TechniqueSettings):
+    """The settings every trainable technique takes (its ``Settings`` extends this class, changing
+    defaults such as ``learning_rate`` by redeclaring the field)."""
+
+    learning_rate: float = setting(2e-4, "AdamW peak learning rate (linear warm-up, then linear decay)")
+    epochs: int = setting(1, "passes over the training rows (when max_steps is 0)")
+    max_steps: int = setting(0, "optimizer steps to run; 0: as many as the epochs make")
+    batch_size: int = setting(8, "examples per forward pass (also the validation batch)")
+    grad_accum: int = setting(1, "batches accumulated into one optimizer step")
+    prompt_loss_weight: float = setting(
+        0.0, "loss weight of the prompt tokens (0 masks them; 1 as the target)"
+    )
+    gradient_checkpointing: bool = setting(
+        False, "recompute activations in the backward pass: less memory, slower"
+    )
+    max_length: int = setting(384, "tokens per example; a longer one loses the start of its prompt")
+    val_fraction: float = setting(
+        0.1, "fraction of the training rows (at most 32) held out for a validation loss"
+    )
+    warmup_steps: int = setting(5, "steps of linear learning-rate warm-up (at most a tenth of the steps)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_min("learning_rate", 0, strict=True)
+        self.check_min("epochs", 1)
+        self.check_min("max_steps", 0)
+        self.check_min("batch_size", 1)
+        self.check_min("grad_accum", 1)
+        self.check_min("prompt_loss_weight", 0)
+        self.check_min("max_length", 1)
+        self.check_range("val_fraction", 0, 1, "[)")
+        self.check_min("warmup_steps", 1)
+
+
+@dataclass
+class TrainConfig(TrainSettings):
+    """What the loop is given: the training settings and the seed."""
+
     seed: int = 0
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], seed: int = 0) -> TrainConfig:
-        keys = cls.__dataclass_fields__
+        keys = {f.name for f in fields(cls)} - {"seed"}
         return cls(**{k: v for k, v in settings.items() if k in keys}, seed=seed)
 
 
-#: settings every trainable technique accepts (``advisor run --set key=value``), with their defaults
-TRAIN_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f.name != "seed"}
+#: deprecated (use ``TrainSettings``; kept for one release): the shared training settings and their defaults
+TRAIN_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainSettings)}
 
 
 @dataclass
@@ -82,7 +112,7 @@ def chat_prompt(tokenizer: Any, prompt: str) -> str:
 
 def encode_examples(
     tokenizer: Any, rows: list[dict[str, str]], max_length: int
-) -> list[tuple[list[int], list[int]]]:
+) -> list[tuple[list[int], int]]:
     """(token ids, prompt length) per row: the chat-templated prompt, then the target and EOS."""
     eos = tokenizer.eos_token or ""
     out = []
@@ -94,7 +124,7 @@ def encode_examples(
     return out
 
 
-def _batch(examples: list[tuple[list[int], list[int]]], pad_id: int, prompt_weight: float, device: Any):
+def _batch(examples: list[tuple[list[int], int]], pad_id: int, prompt_weight: float, device: Any):
     import torch
 
     width = max(len(ids) for ids, _ in examples)
@@ -246,8 +276,12 @@ def _progress(total: int, show: bool):
 
 class TrainableTechnique:
     """Mixin for techniques that train: ``prepare`` makes some parameters trainable, the shared loop
-    trains them. Subclasses (with ``advisor.train.technique.Technique``) implement ``prepare`` only.
+    trains them. Subclasses (with ``advisor.train.technique.Technique``) implement ``prepare`` only;
+    their ``Settings`` extends ``TrainSettings`` (the default when they declare none).
     """
+
+    Settings: ClassVar[type[TechniqueSettings]] = TrainSettings
+    name: str  # from the Technique it is mixed with
 
     def prepare(self, model: Any, settings: dict[str, Any], env: Any) -> Any:
         raise NotImplementedError

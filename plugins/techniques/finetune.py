@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from advisor import TRAIN_DEFAULTS, Technique, TrainableTechnique, hookimpl
+from dataclasses import dataclass
+
+from advisor import Technique, TrainableTechnique, TrainSettings, hookimpl, setting
 
 
 def freeze(model) -> None:
@@ -11,7 +13,8 @@ def freeze(model) -> None:
 
 
 def decoder_layers(model):
-    """The list of transformer blocks of a causal LM (Llama/Mistral/Qwen: model.model.layers; GPT-2: transformer.h)."""
+    """The transformer blocks of a causal LM: model.model.layers (Llama, Mistral, Qwen), transformer.h
+    (GPT-2), gpt_neox.layers or model.decoder.layers."""
     for path in ("model.layers", "transformer.h", "gpt_neox.layers", "model.decoder.layers"):
         obj = model
         for attr in path.split("."):
@@ -23,6 +26,26 @@ def decoder_layers(model):
     raise ValueError(f"cannot find the decoder layers of {type(model).__name__}")
 
 
+@dataclass
+class BitFitSettings(TrainSettings):
+    learning_rate: float = 1e-3
+
+
+@dataclass
+class PartialFTSettings(TrainSettings):
+    learning_rate: float = 1e-4
+    layers: int = setting(2, "how many of the last transformer layers train (at most all of them)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_min("layers", 1)
+
+
+@dataclass
+class FullFTSettings(TrainSettings):
+    learning_rate: float = 5e-5
+
+
 class BitFit(TrainableTechnique, Technique):
     name = "bitfit"
     memory_method = "bitfit"
@@ -31,7 +54,7 @@ class BitFit(TrainableTechnique, Technique):
         "BitFit: train only bias terms. Models without biases (Llama, SmolLM2) get zero-initialised "
         "biases on their linear layers, so the function is unchanged before training."
     )
-    defaults = {**TRAIN_DEFAULTS, "learning_rate": 1e-3}
+    Settings = BitFitSettings
 
     def prepare(self, model, settings, env):
         import torch
@@ -54,7 +77,7 @@ class PartialFT(TrainableTechnique, Technique):
     memory_method = "partial"
     kind = "full"
     description = "Freeze everything but the last k transformer layers (and the final norm)."
-    defaults = {**TRAIN_DEFAULTS, "learning_rate": 1e-4, "layers": 2}
+    Settings = PartialFTSettings
 
     def prepare(self, model, settings, env):
         freeze(model)
@@ -75,7 +98,7 @@ class FullFT(TrainableTechnique, Technique):
     memory_method = "full"
     kind = "full"
     description = "Full fine-tuning: every parameter trains (AdamW; bf16 autocast on a GPU)."
-    defaults = {**TRAIN_DEFAULTS, "learning_rate": 5e-5}
+    Settings = FullFTSettings
 
     def prepare(self, model, settings, env):
         for p in model.parameters():

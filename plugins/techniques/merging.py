@@ -27,15 +27,20 @@ single adapter at weight 1.0 reproduces that adapter's outputs for every method;
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
-from advisor import TRAIN_DEFAULTS, System, Technique, TrainConfig, UsageError, hookimpl, train_model
+from advisor import System, Technique, TrainConfig, TrainSettings, UsageError, hookimpl, setting, train_model
 
 MERGED = "merged"
 #: names of the two trained adapters (PEFT warns about names contained in its "lora_" prefix, e.g. "a")
 ADAPTERS = ("first", "second")
 PEFT_METHODS = ("linear", "ties", "dare_ties", "dare_linear", "cat")
 METHODS = (*PEFT_METHODS, "slerp")
+#: the methods of merge-ties
+TIES_METHODS = ("ties", "dare_ties", "dare_linear")
+#: how the training rows are shared between the two adapters
+SPLITS = ("halves", "seeds")
 #: below this |cos| difference from 1 two deltas count as parallel and SLERP becomes a lerp
 _PARALLEL = 1e-4
 
@@ -106,21 +111,40 @@ def merge_adapters(
         raise UsageError(f"unknown merge method {method!r} (one of: {', '.join(METHODS)})")
     if not names or len(names) != len(weights):
         raise UsageError(f"merge needs one weight per adapter (adapters {names}, weights {weights})")
-    if method != "slerp":
-        kwargs: dict[str, Any] = {}
-        if method in ("ties", "dare_ties", "dare_linear"):
-            if not 0.0 < float(density) <= 1.0:
-                raise UsageError(f"density must be in (0, 1], got {density}")
-            kwargs["density"] = float(density)
-        peft_model.add_weighted_adapter(names, weights, merged_name, combination_type=method, **kwargs)
-        peft_model.set_adapter(merged_name)
-        if not keep_sources:
-            for name in names:
-                peft_model.delete_adapter(name)
-        for p in peft_model.parameters():
-            p.requires_grad_(False)
-        return peft_model
+    if method == "slerp":
+        merged = _slerp_merge(peft_model, names, weights)
+    else:
+        merged = _peft_merge(peft_model, names, weights, method, density, merged_name, keep_sources)
+    for p in merged.parameters():
+        p.requires_grad_(False)
+    return merged
 
+
+def _peft_merge(
+    peft_model: Any,
+    names: list[str],
+    weights: list[float],
+    method: str,
+    density: float,
+    merged_name: str,
+    keep_sources: bool,
+) -> Any:
+    """PEFT's ``add_weighted_adapter``; the merge becomes the active adapter, the sources go unless kept."""
+    kwargs: dict[str, Any] = {}
+    if method in TIES_METHODS:
+        if not 0.0 < float(density) <= 1.0:
+            raise UsageError(f"density must be in (0, 1], got {density}")
+        kwargs["density"] = float(density)
+    peft_model.add_weighted_adapter(names, weights, merged_name, combination_type=method, **kwargs)
+    peft_model.set_adapter(merged_name)
+    if not keep_sources:
+        for name in names:
+            peft_model.delete_adapter(name)
+    return peft_model
+
+
+def _slerp_merge(peft_model: Any, names: list[str], weights: list[float]) -> Any:
+    """The SLERP (or, for one adapter, weighted) deltas folded into the unloaded base model."""
     import torch
 
     if len(names) > 2:
@@ -128,29 +152,100 @@ def merge_adapters(
     total = sum(weights)
     if len(names) == 2 and total == 0:
         raise UsageError("slerp weights must not sum to 0")
-    deltas: dict[str, Any] = {}
     with torch.no_grad():
-        for module_name, layer in _lora_layers(peft_model):
-            present = [n for n in names if n in layer.lora_A]
-            if not present:
-                continue
-            if len(present) != len(names):
-                raise UsageError(f"slerp: module {module_name} has only adapters {present}")
-            ds = [layer.get_delta_weight(n) for n in names]
-            if len(ds) == 1:
-                delta = weights[0] * ds[0]
-            else:
-                delta = total * slerp(ds[0], ds[1], weights[1] / total)
-            deltas[module_name] = delta
+        deltas = _slerp_deltas(peft_model, names, weights, total)
         base = peft_model.unload()  # plain modules back, base weights untouched
         modules = dict(base.named_modules())
         prefix = "base_model.model."
         for module_name, delta in deltas.items():
             target = modules[module_name[len(prefix) :] if module_name.startswith(prefix) else module_name]
             target.weight.data += delta.to(target.weight.dtype)
-    for p in base.parameters():
-        p.requires_grad_(False)
     return base
+
+
+def _slerp_deltas(peft_model: Any, names: list[str], weights: list[float], total: float) -> dict[str, Any]:
+    """Per LoRA module with the adapters: ``w * d`` (one adapter) or ``total * slerp(d1, d2, w2 / total)``."""
+    deltas: dict[str, Any] = {}
+    for module_name, layer in _lora_layers(peft_model):
+        present = [n for n in names if n in layer.lora_A]
+        if not present:
+            continue
+        if len(present) != len(names):
+            raise UsageError(f"slerp: module {module_name} has only adapters {present}")
+        ds = [layer.get_delta_weight(n) for n in names]
+        if len(ds) == 1:
+            deltas[module_name] = weights[0] * ds[0]
+        else:
+            deltas[module_name] = total * slerp(ds[0], ds[1], weights[1] / total)
+    return deltas
+
+
+@dataclass
+class MergeSettings(TrainSettings):
+    """What every merge takes: the shared training settings and those of its two LoRA adapters."""
+
+    learning_rate: float = 1e-3
+    alpha: int = setting(16, "each adapter's update BA is scaled by alpha / its rank")
+    dropout: float = setting(0.05, "dropout on the adapters' input while training")
+    targets: str = setting("q_proj,v_proj", "comma-separated names of the modules that get the adapters")
+    split: str = setting(
+        "halves", "halves: each adapter trains on one half of the rows; seeds: both on all, different seeds"
+    )
+    weights: str = setting("0.5,0.5", "the two adapters' weights in the merge, comma-separated")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_min("alpha", 1)
+        self.check_range("dropout", 0, 1, "[)")
+        targets = [t for t in self.targets.split(",") if t.strip()]
+        self.check("targets", bool(targets), "one or more module names, comma-separated")
+        self.check_choice("split", SPLITS)
+        try:
+            parse_weights(self.weights)
+        except UsageError:
+            self.check("weights", False, "2 comma-separated numbers")
+
+
+@dataclass
+class SameRankMergeSettings(MergeSettings):
+    r: int = setting(8, "rank of both adapters (and of the merged one)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_min("r", 1)
+
+
+@dataclass
+class SlerpSettings(SameRankMergeSettings):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check("weights", sum(parse_weights(self.weights)) != 0, "2 numbers whose sum is not 0")
+
+
+@dataclass
+class TiesSettings(SameRankMergeSettings):
+    # TIES's disjoint merge already averages where the signs agree: weights of 1 keep the scale.
+    weights: str = "1.0,1.0"
+    method: str = setting(
+        "ties", "ties (trim, elect signs, disjoint mean), dare_ties or dare_linear (random drop)"
+    )
+    density: float = setting(0.5, "fraction of each adapter's delta values kept")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_choice("method", TIES_METHODS)
+        self.check_range("density", 0, 1, "(]")
+
+
+@dataclass
+class ConcatSettings(MergeSettings):
+    r1: int = setting(8, "rank of the first adapter")
+    r2: int = setting(4, "rank of the second adapter (the merged one has rank r1 + r2)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_min("r1", 1)
+        self.check_min("r2", 1)
 
 
 class _Merge(Technique):
@@ -158,14 +253,6 @@ class _Merge(Technique):
 
     kind = "merge"
     method = "linear"
-    lora_defaults: dict[str, Any] = {
-        "learning_rate": 1e-3,
-        "r": 8,
-        "alpha": 16,
-        "dropout": 0.05,
-        "targets": "q_proj,v_proj",
-        "split": "halves",
-    }
 
     def ranks(self, settings: dict[str, Any]) -> tuple[int, int]:
         return int(settings["r"]), int(settings["r"])
@@ -191,7 +278,7 @@ class _Merge(Technique):
     def halves(self, task: Any, settings: dict[str, Any], seed: int) -> tuple[list, list, int, int]:
         """(rows of adapter a, rows of adapter b, seed a, seed b)."""
         split = settings["split"]
-        if split not in ("halves", "seeds"):
+        if split not in SPLITS:
             raise UsageError(f"split must be halves or seeds, not {split!r}")
         rows = list(task.train)
         if split == "seeds" or len(rows) < 2:
@@ -284,9 +371,6 @@ def _sum_stats(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_COMMON = {**TRAIN_DEFAULTS, **_Merge.lora_defaults}
-
-
 class MergeLinear(_Merge):
     name = "merge-linear"
     method = "linear"
@@ -294,7 +378,7 @@ class MergeLinear(_Merge):
         "Two LoRA adapters (rank r, trained on two halves of the data) averaged with PEFT's linear "
         "add_weighted_adapter."
     )
-    defaults = {**_COMMON, "weights": "0.5,0.5"}
+    Settings = SameRankMergeSettings
 
 
 class MergeSlerp(_Merge):
@@ -304,7 +388,7 @@ class MergeSlerp(_Merge):
         "Two LoRA adapters merged by SLERP of their per-module delta weights, folded into the base "
         "weights (done by hand: PEFT has no SLERP)."
     )
-    defaults = {**_COMMON, "weights": "0.5,0.5"}
+    Settings = SlerpSettings
 
 
 class MergeTies(_Merge):
@@ -314,12 +398,11 @@ class MergeTies(_Merge):
         "Two LoRA adapters merged with TIES or DARE (method=ties|dare_ties|dare_linear, keeping a "
         "density fraction) through PEFT's add_weighted_adapter."
     )
-    # TIES's disjoint merge already averages where the signs agree: weights of 1 keep the scale.
-    defaults = {**_COMMON, "weights": "1.0,1.0", "method": "ties", "density": 0.5}
+    Settings = TiesSettings
 
     def merge_method(self, settings):
         method = settings["method"]
-        if method not in ("ties", "dare_ties", "dare_linear"):
+        if method not in TIES_METHODS:
             raise UsageError(f"merge-ties method must be ties, dare_ties or dare_linear, not {method!r}")
         return method
 
@@ -331,7 +414,7 @@ class MergeConcat(_Merge):
         "LoRA adapters of ranks r1 and r2 concatenated into one adapter of rank r1+r2 (PEFT cat): "
         "exactly the weighted sum of their deltas."
     )
-    defaults = {**{k: v for k, v in _COMMON.items() if k != "r"}, "r1": 8, "r2": 4, "weights": "0.5,0.5"}
+    Settings = ConcatSettings
 
     def ranks(self, settings):
         return int(settings["r1"]), int(settings["r2"])

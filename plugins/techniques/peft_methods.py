@@ -6,7 +6,9 @@ trains the adapter. Adapters are saved in PEFT's own format by ``advisor run``.
 
 from __future__ import annotations
 
-from advisor import TRAIN_DEFAULTS, Technique, TrainableTechnique, hookimpl
+from dataclasses import dataclass
+
+from advisor import Technique, TrainableTechnique, TrainSettings, hookimpl, setting
 
 LLAMA_ATTENTION = "q_proj,k_proj,v_proj,o_proj"
 LLAMA_MLP = "gate_proj,up_proj,down_proj"
@@ -18,19 +20,69 @@ def _targets(value) -> list[str]:
     return [v.strip() for v in value if v.strip()]
 
 
+@dataclass
+class LoraSettings(TrainSettings):
+    learning_rate: float = 1e-3
+    r: int = setting(8, "rank of the adapter: the update is B (out x r) times A (r x in)")
+    alpha: int = setting(16, "the update BA is scaled by alpha / r")
+    dropout: float = setting(0.05, "dropout on the adapter's input while training")
+    targets: str = setting("q_proj,v_proj", "comma-separated names of the modules that get an adapter")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_min("r", 1)
+        self.check_min("alpha", 1)
+        self.check_range("dropout", 0, 1, "[)")
+        self.check("targets", bool(_targets(self.targets)), "one or more module names, comma-separated")
+
+
+@dataclass
+class IA3Settings(TrainSettings):
+    learning_rate: float = 3e-3
+    targets: str = setting("k_proj,v_proj,down_proj", "comma-separated names of the modules that get a scale")
+    feedforward: str = setting(
+        "down_proj", "which of the targets are feed-forward modules (their input is scaled, not their output)"
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        targets = _targets(self.targets)
+        self.check("targets", bool(targets), "one or more module names, comma-separated")
+        self.check(
+            "feedforward", set(_targets(self.feedforward)) <= set(targets), f"some of {','.join(targets)}"
+        )
+
+
+@dataclass
+class VirtualTokenSettings(TrainSettings):
+    learning_rate: float = 1e-2
+    virtual_tokens: int = setting(16, "number of trainable virtual tokens")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_min("virtual_tokens", 1)
+
+
+@dataclass
+class PromptTuningSettings(VirtualTokenSettings):
+    learning_rate: float = 3e-2
+
+
+@dataclass
+class PTuningSettings(VirtualTokenSettings):
+    encoder_hidden: int = setting(128, "hidden size of the MLP prompt encoder")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_min("encoder_hidden", 1)
+
+
 class Lora(TrainableTechnique, Technique):
     name = "lora"
     memory_method = "lora"
     kind = "peft"
     description = "Low-rank adapters (W + BA) on the chosen projections; mergeable into the weights."
-    defaults = {
-        **TRAIN_DEFAULTS,
-        "learning_rate": 1e-3,
-        "r": 8,
-        "alpha": 16,
-        "dropout": 0.05,
-        "targets": "q_proj,v_proj",
-    }
+    Settings = LoraSettings
 
     def lora_config(self, settings):
         from peft import LoraConfig, TaskType
@@ -84,12 +136,7 @@ class IA3(TrainableTechnique, Technique):
     memory_method = "ia3"
     kind = "peft"
     description = "IA3: learned scaling vectors on keys, values and the MLP down-projection input."
-    defaults = {
-        **TRAIN_DEFAULTS,
-        "learning_rate": 3e-3,
-        "targets": "k_proj,v_proj,down_proj",
-        "feedforward": "down_proj",
-    }
+    Settings = IA3Settings
 
     def prepare(self, model, settings, env):
         from peft import IA3Config, TaskType, get_peft_model
@@ -107,7 +154,7 @@ class PrefixTuning(TrainableTechnique, Technique):
     memory_method = "prefix-tuning"
     kind = "peft"
     description = "Trainable key/value prefixes in every layer (PEFT prefix tuning)."
-    defaults = {**TRAIN_DEFAULTS, "learning_rate": 1e-2, "virtual_tokens": 16}
+    Settings = VirtualTokenSettings
 
     def prepare(self, model, settings, env):
         from peft import PrefixTuningConfig, TaskType, get_peft_model
@@ -145,7 +192,7 @@ class PromptTuning(TrainableTechnique, Technique):
     memory_method = "prompt-tuning"
     kind = "peft"
     description = "Soft prompt: trainable virtual-token embeddings before the input."
-    defaults = {**TRAIN_DEFAULTS, "learning_rate": 3e-2, "virtual_tokens": 16}
+    Settings = PromptTuningSettings
 
     def prepare(self, model, settings, env):
         from peft import PromptTuningConfig, TaskType, get_peft_model
@@ -162,7 +209,7 @@ class PTuning(TrainableTechnique, Technique):
     name = "p-tuning"
     kind = "peft"
     description = "P-tuning: virtual tokens produced by a small trainable prompt encoder (MLP)."
-    defaults = {**TRAIN_DEFAULTS, "learning_rate": 1e-2, "virtual_tokens": 16, "encoder_hidden": 128}
+    Settings = PTuningSettings
 
     def prepare(self, model, settings, env):
         from peft import PromptEncoderConfig, TaskType, get_peft_model

@@ -4,7 +4,9 @@ without one retrieves from its training pairs instead."""
 
 from __future__ import annotations
 
-from advisor import System, Technique, hookimpl
+from dataclasses import dataclass
+
+from advisor import System, Technique, TechniqueSettings, hookimpl, setting
 
 RRF_K = 60
 
@@ -20,11 +22,28 @@ def with_context(passages: list[str], prompt: str) -> str:
     return f"Use these passages to answer.\n\n{block}\n\n{prompt}"
 
 
+@dataclass
+class RagSettings(TechniqueSettings):
+    k: int = setting(3, "number of passages put before the prompt")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_min("k", 1)
+
+
+@dataclass
+class EmbeddingRagSettings(RagSettings):
+    hybrid: bool = setting(False, "fuse the BM25 and embedding rankings (reciprocal rank fusion)")
+    embedding_model: str = setting(
+        "", "sentence-transformers model folder; empty: the bundled all-MiniLM-L6-v2"
+    )
+
+
 class Bm25Rag(Technique):
     name = "bm25-rag"
     kind = "retrieval"
     description = "Top-k passages from the task's corpus by BM25 (rank-bm25), put before the prompt."
-    defaults = {"k": 3}
+    Settings = RagSettings
 
     def apply(self, model, tokenizer, task, settings, env):
         from advisor import Bm25Index
@@ -46,7 +65,7 @@ class EmbeddingRag(Technique):
         "Top-k passages by cosine similarity of all-MiniLM-L6-v2 embeddings; hybrid=true fuses "
         "BM25 and embedding rankings with reciprocal rank fusion."
     )
-    defaults = {"k": 3, "hybrid": False, "embedding_model": ""}
+    Settings = EmbeddingRagSettings
 
     def apply(self, model, tokenizer, task, settings, env):
         import numpy as np

@@ -1,9 +1,7 @@
-"""The results store: one SQLAlchemy model per table, the session, and the queries the harness needs.
+"""The results store: the engine, the session, the migrations and the queries the harness needs.
 
-Tables: ``runs`` (one invocation of a suite, shared by its shards), ``cells`` (one row per cell of a run,
-unique on the configuration hash), ``metrics`` (name, value, unit per cell) and ``schema_version`` (one
-row). The schema is created and upgraded by the Alembic migrations in ``migrations/``; a test checks that
-they produce exactly these models.
+The tables are the SQLAlchemy models in ``models.py``. The schema is created and upgraded by the Alembic
+migrations in ``migrations/`` when a :class:`Store` opens the database.
 
 Any SQLAlchemy URL works; the default is ``sqlite:///results.db`` in the working directory (WAL journal,
 a busy timeout and retries, so that parallel cells and shards on one machine can share it).
@@ -11,7 +9,6 @@ a busy timeout and retries, so that parallel cells and shards on one machine can
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import random
@@ -23,29 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import (
-    CheckConstraint,
-    DateTime,
-    Enum,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from advisor.bench.store.models import CellModel, CellStatus, MetricModel, RunModel, SchemaVersionModel
 from advisor.errors import InputError, UsageError
+from advisor.train.metrics import unit_of
 
 DEFAULT_URL = "sqlite:///results.db"
 DB_ENV = "ADVISOR_DB"
@@ -54,110 +37,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x616476697372  # any constant: serialises shards that migrate one PostgreSQL database
 
 T = TypeVar("T")
-
-
-class CellStatus(str, enum.Enum):
-    ok = "ok"
-    skipped = "skipped"  # the technique does not apply here (e.g. needs CUDA); not an error
-    failed = "failed"  # non-zero exit, a crash, or no result on stdout
-    timeout = "timeout"  # ran past its time limit; its process group was killed
-    killed = "killed"  # ended by a signal from outside (the OOM killer, an operator)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class RunModel(Base):
-    __tablename__ = "runs"
-
-    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    suite: Mapped[str] = mapped_column(String(200), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    git_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    packages: Mapped[str] = mapped_column(Text, default="{}")  # JSON: distribution -> version
-    hardware: Mapped[str] = mapped_column(Text, default="{}")  # JSON: cpu, memory, gpus
-    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
-
-    cells: Mapped[list[CellModel]] = relationship(
-        back_populates="run", cascade="all, delete-orphan", passive_deletes=True
-    )
-
-
-class CellModel(Base):
-    __tablename__ = "cells"
-    __table_args__ = (UniqueConstraint("run_id", "config_hash", name="uq_cells_run_id_config_hash"),)
-
-    cell_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.run_id", ondelete="CASCADE"), index=True)
-    config_hash: Mapped[str] = mapped_column(String(64))
-    model: Mapped[str] = mapped_column(String(500))
-    task: Mapped[str] = mapped_column(String(200))
-    technique: Mapped[str] = mapped_column(String(100))
-    settings: Mapped[str] = mapped_column(Text, default="{}")  # JSON, canonical (sorted keys)
-    seed: Mapped[int] = mapped_column(Integer)
-    status: Mapped[CellStatus] = mapped_column(
-        Enum(CellStatus, name="cell_status", native_enum=False, create_constraint=True, length=16)
-    )
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)  # prompting, retrieval, peft, full
-    quality_metric: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    duration_s: Mapped[float] = mapped_column(Float)
-
-    run: Mapped[RunModel] = relationship(back_populates="cells")
-    metrics: Mapped[list[MetricModel]] = relationship(
-        back_populates="cell", cascade="all, delete-orphan", passive_deletes=True
-    )
-
-
-class MetricModel(Base):
-    __tablename__ = "metrics"
-    __table_args__ = (UniqueConstraint("cell_id", "name", name="uq_metrics_cell_id_name"),)
-
-    metric_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    cell_id: Mapped[int] = mapped_column(ForeignKey("cells.cell_id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    value: Mapped[float] = mapped_column(Float)
-    unit: Mapped[str | None] = mapped_column(String(32), nullable=True)
-
-    cell: Mapped[CellModel] = relationship(back_populates="metrics")
-
-
-class SchemaVersionModel(Base):
-    __tablename__ = "schema_version"
-    __table_args__ = (CheckConstraint("schema_version_id = 1", name="ck_schema_version_one_row"),)
-
-    schema_version_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
-    version: Mapped[int] = mapped_column(Integer)
-
-
-#: Units of the metrics of the cell contract; anything else is stored without a unit.
-UNITS = {
-    "quality_before": "score",
-    "quality_after": "score",
-    "trainable_params": "params",
-    "total_params": "params",
-    "train_time_s": "s",
-    "tokens_per_s": "tokens/s",
-    "peak_memory_bytes": "bytes",
-    "adapter_bytes": "bytes",
-    "latency_ms": "ms",
-    "latency_merged_ms": "ms",
-}
-
-
-def metric_unit(name: str) -> str | None:
-    if name in UNITS:
-        return UNITS[name]
-    for suffix, unit in (("_s", "s"), ("_ms", "ms"), ("_bytes", "bytes"), ("_params", "params")):
-        if name.endswith(suffix):
-            return unit
-    return "score" if name.startswith("quality") else None
 
 
 @dataclass
@@ -393,7 +272,7 @@ class Store:
                     duration_s=outcome.duration_s,
                 )
                 row.metrics = [
-                    MetricModel(name=k, value=float(v), unit=metric_unit(k))
+                    MetricModel(name=k, value=float(v), unit=unit_of(k))
                     for k, v in sorted(outcome.metrics.items())
                 ]
                 s.add(row)

@@ -1,1 +1,2 @@
-"""Alembic migrations of the results store (``advisor.bench.store.engine``); run by ``Store`` on open."""
+"""Alembic migrations of the results store (the tables of ``advisor.bench.store.models``); run by
+``Store`` (``advisor.bench.store.engine``) on open."""

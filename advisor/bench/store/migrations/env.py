@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from advisor.bench.store.engine import Base, resolve_url
+from advisor.bench.store.engine import resolve_url
+from advisor.bench.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
