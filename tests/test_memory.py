@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import inspect
 import json
 import re
 from pathlib import Path
@@ -14,7 +16,10 @@ from advisor.cli.memory import memory
 from advisor.errors import UsageError
 from advisor.memory import (
     GB,
+    MemoryEstimate,
+    MemoryRequest,
     ModelShape,
+    calculate,
     estimate,
     lora_trainable_params,
     parse_size,
@@ -35,7 +40,7 @@ def run_json(*args: str) -> dict:
     return json.loads(out)
 
 
-# --- the source's examples (DESIGN.md section 4), each as the docs show it -----------------------------
+# --- the source's examples (docs/memory.md, "The source's examples"), each as the docs show it ------
 EXAMPLES = [
     # (command as in docs/memory.md, expression over the JSON, expected value)
     ("--params 13B --precision fp16 --optimizer adam", "gradients_bytes + optimizer_bytes", 78 * GB),
@@ -180,6 +185,59 @@ def test_estimate_rejects_unknown_names() -> None:
         estimate(params="1B", precision="int3")
     with pytest.raises(UsageError):
         estimate(params="1B", method="lora", targets="q,x")
+
+
+# --- MemoryRequest: the checked inputs of an estimate ---------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "lorra"}, "unknown method 'lorra'"),
+        ({"precision": "int3"}, "unknown precision 'int3'"),
+        ({"optimizer": "adamx"}, "unknown optimizer 'adamx'"),
+        ({"adapter_precision": "int3"}, "unknown adapter precision 'int3'"),
+        ({"targets": "q,x"}, "unknown LoRA target 'x'"),
+        ({"targets": ""}, "no LoRA targets given"),
+        ({"rank": 0}, "rank must be a positive integer"),
+        ({"batch_size": 2.5}, "batch size must be a positive integer"),
+        ({"seq_len": -1}, "sequence length must be a positive integer"),
+        ({"adapters": -1}, "adapters must be a positive integer"),
+        ({"activation_fraction": -0.1}, "activation fraction must be between 0 and 100"),
+    ],
+)
+def test_bad_request_is_a_usage_error_when_built(kwargs: dict, message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        MemoryRequest(params="1B", **kwargs)
+
+
+def test_request_is_frozen_and_kept_on_the_estimate() -> None:
+    req = MemoryRequest("7B", method="lora", targets=iter(["q_proj", "v"]))
+    assert req.targets == ("q_proj", "v") and req.target_names == ("q", "v")  # an iterator is kept as names
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        req.method = "full"  # type: ignore[misc]
+    est = calculate(req)
+    assert est.request is req
+    assert est.to_dict() == estimate("7B", method="lora", targets=["q", "v"]).to_dict()
+    assert "request" not in est.to_dict()
+
+
+def test_estimate_takes_the_request_fields_with_the_same_defaults() -> None:
+    fields = {f.name: f.default for f in dataclasses.fields(MemoryRequest)}
+    params = inspect.signature(estimate).parameters
+    assert {name: p.default for name, p in params.items()} == fields
+
+
+def test_suggestions_re_estimate_the_request() -> None:
+    est = estimate(LLAMA_1B, method="lora", batch_size=8, seq_len=2048)
+    assert not est.fits("24GB")
+    assert est.suggestions("24GB") == [
+        "batch size 1 (keep the effective batch with gradient accumulation): 9.2 GB",
+        "sequence length 512: 15.9 GB",
+    ]
+    assert estimate(LLAMA_1B, method="lora", batch_size=1, seq_len=2048).total_bytes / GB == pytest.approx(
+        9.2, abs=0.05
+    )
+    by_hand = MemoryEstimate(**{**est.to_dict(), "assumptions": []})  # no request: nothing to re-estimate
+    assert by_hand.suggestions("24GB") == ["a larger GPU or several GPUs (sharding: FSDP / DeepSpeed ZeRO)"]
 
 
 # --- reading shapes --------------------------------------------------------------------------------

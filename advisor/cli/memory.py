@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from advisor.errors import AdvisorError, UsageError
 from advisor.hookspecs import hookimpl
-from advisor.memory import GB, METHODS, OPTIMIZERS, PRECISIONS, TARGETS, ModelShape, estimate, parse_size
+from advisor.memory import (
+    CUDA_CONTEXT_BYTES,
+    GB,
+    METHODS,
+    OPTIMIZERS,
+    PRECISIONS,
+    TARGETS,
+    MemoryEstimate,
+    MemoryRequest,
+    ModelShape,
+    calculate,
+    parse_size,
+    shape_from_config,
+)
 
 
 def _size(value: str | None, option: str) -> int | None:
@@ -70,7 +85,7 @@ def _resolve_model(name: str) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
 def memory(
     model: str | None,
-    params: int | None,
+    params: str | None,
     layers: int | None,
     hidden: int | None,
     heads: int | None,
@@ -81,7 +96,7 @@ def memory(
     method: str,
     precision: str,
     optimizer: str,
-    trainable: int | None,
+    trainable: str | None,
     rank: int,
     targets: str,
     batch_size: int | None,
@@ -90,115 +105,119 @@ def memory(
     mixed_precision: bool,
     activation_fraction: float,
     adapters: int | None,
-    gpu_memory: int | None,
+    gpu_memory: str | None,
     as_json: bool,
 ) -> None:
     """Estimate the memory to run or fine-tune a model (weights, activations, gradients, optimizer)."""
+    shape = ShapeOptions(layers, hidden, heads, kv_heads, intermediate, vocab)
     try:
-        _run(**locals())
+        # sizes first, then the model, then the matrix: the first bad option is the one reported
+        params_n, trainable_n = _size(params, "--params"), _size(trainable, "--trainable")
+        gpu_bytes = _size(gpu_memory, "--gpu-memory")
+        request = MemoryRequest(
+            _model_spec(model, shape),
+            params=params_n,
+            method=method,
+            precision=precision,
+            optimizer=optimizer,
+            trainable=trainable_n,
+            rank=rank,
+            targets=targets,
+            batch_size=batch_size,
+            seq_len=seq_len,
+            gradient_checkpointing=gradient_checkpointing,
+            mixed_precision=mixed_precision,
+            adapters=adapters,
+            activation_fraction=activation_fraction,
+            matrix=_parse_matrix(matrix),
+        )
+        est = calculate(request)
+        report = _report(est, gpu_bytes)
     except AdvisorError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
-
-
-def _run(
-    *,
-    model,
-    params,
-    layers,
-    hidden,
-    heads,
-    kv_heads,
-    intermediate,
-    vocab,
-    matrix,
-    method,
-    precision,
-    optimizer,
-    trainable,
-    rank,
-    targets,
-    batch_size,
-    seq_len,
-    gradient_checkpointing,
-    mixed_precision,
-    activation_fraction,
-    adapters,
-    gpu_memory,
-    as_json,
-) -> None:  # noqa: ANN001
-    params, trainable = _size(params, "--params"), _size(trainable, "--trainable")
-    gpu_memory = _size(gpu_memory, "--gpu-memory")
-    spec: ModelShape | Path | None = None
-    if model:
-        spec = _resolve_model(model)
-        from advisor.memory import shape_from_config
-
-        spec = shape_from_config(spec)
-    if layers or hidden:
-        if not (layers and hidden):
-            raise UsageError("a shape needs both --layers and --hidden")
-        base = spec if isinstance(spec, ModelShape) else None
-        spec = ModelShape(
-            layers=layers,
-            hidden=hidden,
-            heads=heads or (base.heads if base else max(1, hidden // 128)),
-            kv_heads=kv_heads,
-            intermediate=intermediate,
-            vocab=vocab or (base.vocab if base else 32000),
-            name="given shape",
-        )
-    elif isinstance(spec, ModelShape) and (heads or kv_heads or intermediate or vocab):
-        from dataclasses import replace
-
-        spec = replace(
-            spec,
-            heads=heads or spec.heads,
-            kv_heads=kv_heads or spec.kv_heads,
-            intermediate=intermediate or spec.intermediate,
-            vocab=vocab or spec.vocab,
-        )
-    mat = None
-    if matrix:
-        try:
-            d_in, d_out = (int(x) for x in matrix.lower().split("x"))
-            if d_in < 1 or d_out < 1:
-                raise ValueError
-        except ValueError:
-            raise UsageError(
-                f"--matrix wants INxOUT with positive sizes, e.g. 4096x4096, got {matrix!r}"
-            ) from None
-        mat = (d_in, d_out)
-    est = estimate(
-        spec,
-        params=params,
-        method=method,
-        precision=precision,
-        optimizer=optimizer,
-        trainable=trainable,
-        rank=rank,
-        targets=targets,
-        batch_size=batch_size,
-        seq_len=seq_len,
-        gradient_checkpointing=gradient_checkpointing,
-        mixed_precision=mixed_precision,
-        adapters=adapters,
-        activation_fraction=activation_fraction,
-        matrix=mat,
-    )
-    out = est.to_dict()
-    if gpu_memory is not None:
-        out["gpu_memory_bytes"] = gpu_memory
-        out["fits"] = est.fits(gpu_memory)
-        out["suggestions"] = est.suggestions(gpu_memory)
     if as_json:
-        click.echo(json.dumps(out, indent=2))
-        return
+        click.echo(json.dumps(report, indent=2))
+    else:
+        _print_text(est, report, gpu_bytes)
+
+
+@dataclass(frozen=True)
+class ShapeOptions:
+    """``--layers --hidden --heads --kv-heads --intermediate --vocab`` as given (None: not given)."""
+
+    layers: int | None = None
+    hidden: int | None = None
+    heads: int | None = None
+    kv_heads: int | None = None
+    intermediate: int | None = None
+    vocab: int | None = None
+
+    def apply(self, base: ModelShape | None) -> ModelShape | None:
+        """A shape from ``--layers``/``--hidden`` (filling gaps from ``base``), or ``base`` adjusted."""
+        layers, hidden = self.layers, self.hidden
+        if layers or hidden:
+            if not (layers and hidden):
+                raise UsageError("a shape needs both --layers and --hidden")
+            return ModelShape(
+                layers=layers,
+                hidden=hidden,
+                heads=self.heads or (base.heads if base else max(1, hidden // 128)),
+                kv_heads=self.kv_heads,
+                intermediate=self.intermediate,
+                vocab=self.vocab or (base.vocab if base else 32000),
+                name="given shape",
+            )
+        if base is not None and (self.heads or self.kv_heads or self.intermediate or self.vocab):
+            return replace(
+                base,
+                heads=self.heads or base.heads,
+                kv_heads=self.kv_heads or base.kv_heads,
+                intermediate=self.intermediate or base.intermediate,
+                vocab=self.vocab or base.vocab,
+            )
+        return base
+
+
+def _model_spec(model: str | None, shape: ShapeOptions) -> ModelShape | None:
+    """The shape from ``--model`` (read first) with the shape options applied."""
+    base = shape_from_config(_resolve_model(model)) if model else None
+    return shape.apply(base)
+
+
+def _parse_matrix(matrix: str | None) -> tuple[int, int] | None:
+    """``--matrix INxOUT`` -> (IN, OUT), both positive."""
+    if not matrix:
+        return None
+    try:
+        d_in, d_out = (int(x) for x in matrix.lower().split("x"))
+        if d_in < 1 or d_out < 1:
+            raise ValueError
+    except ValueError:
+        raise UsageError(
+            f"--matrix wants INxOUT with positive sizes, e.g. 4096x4096, got {matrix!r}"
+        ) from None
+    return d_in, d_out
+
+
+def _report(est: MemoryEstimate, gpu_bytes: int | None) -> dict[str, Any]:
+    """The estimate as JSON-ready data, with the verdict and suggestions when a GPU size is given."""
+    out = est.to_dict()
+    if gpu_bytes is not None:
+        out["gpu_memory_bytes"] = gpu_bytes
+        out["fits"] = est.fits(gpu_bytes)
+        out["suggestions"] = est.suggestions(gpu_bytes)
+    return out
+
+
+def _print_text(est: MemoryEstimate, report: dict[str, Any], gpu_bytes: int | None) -> None:
+    """The estimate as text: the parts in GB, the adapters, the assumptions, the verdict."""
     click.echo(
-        f"{method} at {precision}: {est.total_params:,} parameters, {est.trainable_params:,} trainable"
+        f"{est.method} at {est.precision}: {est.total_params:,} parameters, "
+        f"{est.trainable_params:,} trainable"
     )
     for key in ("weights", "activations", "gradients", "optimizer", "overhead", "total"):
-        click.echo(f"  {key:<12} {out[key + '_bytes'] / GB:10.2f} GB")
+        click.echo(f"  {key:<12} {report[key + '_bytes'] / GB:10.2f} GB")
     if est.adapters:
         a = est.adapters
         click.echo(
@@ -207,10 +226,12 @@ def _run(
         )
     for note in est.assumptions:
         click.echo(f"  - {note}")
-    if gpu_memory is not None:
-        verdict = "fits" if out["fits"] else "does not fit"
-        click.echo(f"{verdict} in {gpu_memory / GB:.1f} GB (with a {0.5:.1f} GB CUDA context)")
-        for s in out["suggestions"]:
+    if gpu_bytes is not None:
+        verdict = "fits" if report["fits"] else "does not fit"
+        click.echo(
+            f"{verdict} in {gpu_bytes / GB:.1f} GB (with a {CUDA_CONTEXT_BYTES / GB:.1f} GB CUDA context)"
+        )
+        for s in report["suggestions"]:
             click.echo(f"  try {s}")
 
 

@@ -1,26 +1,18 @@
 """Path 2: memory arithmetic for running and fine-tuning a model (see docs/memory.md).
 
-Nothing here imports torch.
+Modules: ``units`` (sizes, precisions), ``shapes`` (ModelShape, reading configs, LoRA targets),
+``request`` (MemoryRequest: the checked inputs), ``calculator`` (estimate() and its phases),
+``activations`` (the activation and peak model), ``result`` (MemoryEstimate), ``suggest`` (what to
+change when it does not fit). Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-from advisor.memory.calculator import (
-    CUDA_CONTEXT_BYTES,
-    GB,
-    METHODS,
-    OPTIMIZERS,
-    PRECISION_BYTES,
-    PRECISIONS,
-    TARGETS,
-    MemoryEstimate,
-    ModelShape,
-    estimate,
-    lora_trainable_params,
-    parse_size,
-    parse_targets,
-    shape_from_config,
-)
+from advisor.memory.calculator import calculate, estimate
+from advisor.memory.request import METHODS, OPTIMIZERS, MemoryRequest
+from advisor.memory.result import MemoryEstimate
+from advisor.memory.shapes import TARGETS, ModelShape, lora_trainable_params, parse_targets, shape_from_config
+from advisor.memory.units import CUDA_CONTEXT_BYTES, GB, PRECISION_BYTES, PRECISIONS, parse_size
 
 __all__ = [
     "CUDA_CONTEXT_BYTES",
@@ -31,7 +23,9 @@ __all__ = [
     "PRECISION_BYTES",
     "TARGETS",
     "MemoryEstimate",
+    "MemoryRequest",
     "ModelShape",
+    "calculate",
     "estimate",
     "lora_trainable_params",
     "parse_size",

@@ -1,0 +1,231 @@
+"""Activations and the peak: what autograd keeps per token, and when in a step memory is highest.
+
+Source mode (no batch size and sequence length, or no shape): activations and KV cache are a flat
+``activation_fraction`` of the weights and the four parts add up. Shape mode: activations come from the
+layer shapes of a Llama-style decoder as PyTorch autograd stores them (``_layer_saved_bytes``), plus the
+logits and loss buffers, and the total is the modelled *peak*: backward frees activations as it creates
+gradients, so the two are not at their maxima together (docs/memory.md, "Two modes").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from advisor.memory.request import MemoryRequest
+from advisor.memory.shapes import ModelShape
+from advisor.memory.units import GB
+
+#: methods whose layers keep only what a frozen layer keeps (no LoRA inputs)
+_SMALL_PEFT = ("ia3", "prefix-tuning", "prompt-tuning", "bitfit")
+
+
+@dataclass(frozen=True)
+class Activations:
+    """Bytes at the start of backward (or during an inference prefill), shape mode."""
+
+    saved: float  # what autograd keeps (inference: the KV cache and the logits)
+    overhead: float  # what exists only for a moment (loss buffers, one layer's backward)
+    head_grad: float  # the lm_head's gradient, already there when backward reaches the layers
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The activations an estimate reports, its transient overhead, and the total that must fit."""
+
+    activations: float
+    overhead: float
+    total: float
+    notes: tuple[str, ...]
+
+
+def source_mode_peak(req: MemoryRequest, *, weights: float, gradients: float, optimizer: float) -> Peak:
+    """Activations as a share of the weights; the total is the sum of the four parts (source 7.3.2)."""
+    acts = weights * req.activation_fraction
+    total = weights + acts + gradients + optimizer
+    note = (
+        f"activations and KV cache: {req.activation_fraction:.0%} of the weights (source 7.3.2; "
+        "give --batch-size, --seq-len and a shape to compute them)"
+    )
+    return Peak(acts, 0.0, total, (note,))
+
+
+def shape_mode_peak(
+    req: MemoryRequest,
+    shape: ModelShape,
+    acts: Activations,
+    *,
+    weights: float,
+    gradients: float,
+    optimizer: float,
+    train_bytes: float,
+) -> Peak:
+    """The larger of two moments: the start of backward (activations) or its end (all gradients)."""
+    phase_a = acts.saved + acts.overhead + acts.head_grad
+    # tied embeddings: the embedding's dense gradient is added out of place to the lm_head's at the
+    # very end of backward, so two more vocab x hidden buffers exist next to all the gradients
+    tied = req.method == "full" and shape.tie_embeddings
+    tied_tmp = 2 * shape.vocab * shape.hidden * train_bytes if tied else 0
+    phase_g = gradients + tied_tmp
+    if req.training and phase_g > phase_a:
+        note = "peak at the end of backward: all gradients" + (
+            " plus two vocab x hidden buffers (tied embedding gradient)" if tied_tmp else ""
+        )
+        return Peak(acts.saved, tied_tmp, weights + optimizer + phase_g, (*acts.notes, note))
+    notes = acts.notes
+    if req.training:
+        notes += ("peak at the start of backward: all saved activations and the loss buffers",)
+    return Peak(acts.saved, acts.overhead, weights + optimizer + phase_a, notes)
+
+
+def saved_activations(
+    req: MemoryRequest,
+    shape: ModelShape,
+    *,
+    value_bytes: float,
+    n_train: int,
+    adapter_bytes: float,
+    train_bytes: float,
+) -> Activations:
+    """What a step holds in shape mode: an inference prefill, or the start of a training backward.
+
+    ``value_bytes`` is the bytes per value at the request's precision; activations are kept at that
+    width clamped to 2..4 bytes (2 with mixed precision).
+    """
+    tokens = req.tokens
+    assert tokens is not None, "shape mode needs a batch size and a sequence length"
+    e = max(2.0, min(value_bytes, 4.0)) if not req.mixed_precision else 2.0
+    if req.method == "inference":
+        return _inference(shape, e, tokens)
+    return _training(
+        req, shape, e, tokens, n_train=n_train, adapter_bytes=adapter_bytes, train_bytes=train_bytes
+    )
+
+
+def _inference(shape: ModelShape, e: float, tokens: int) -> Activations:
+    """One prefill: the KV cache and the logits of every position; one layer's temporaries pass by."""
+    h, V, f, L = shape.hidden, shape.vocab, shape.ffn, shape.layers
+    kv_width = 2 * shape.kv * shape.d_head
+    kv_cache = L * kv_width * e * tokens
+    # no_grad: a layer's temporaries live only inside it; the logits of every position at the end
+    layer_tmp = (3 * f + 2 * h) * e * tokens
+    logits = V * e * tokens
+    note = (
+        f"inference (prefill of {tokens} tokens): KV cache {kv_cache / GB:.3g} GB, "
+        f"logits of every position, one layer's temporaries"
+    )
+    return Activations(kv_cache + logits, layer_tmp, 0.0, (note,))
+
+
+def _training(
+    req: MemoryRequest,
+    shape: ModelShape,
+    e: float,
+    tokens: int,
+    *,
+    n_train: int,
+    adapter_bytes: float,
+    train_bytes: float,
+) -> Activations:
+    """Saved activations, transient overhead and head gradient at the start of backward."""
+    h, V, f = shape.hidden, shape.vocab, shape.ffn
+    n_layers, notes = _kept_layers(req.method, shape, n_train)
+    per_layer = _saved_per_layer(req, shape, e, adapter_bytes)
+    head_trains = req.method == "full"
+    head = 4 * V + (4 * h + 2 * e * h + 4 if head_trains else 0) + 16
+    # loss buffers at the start of backward: grads of the fp32 log-softmax output and of its input
+    loss_tmp = 8 * V
+    # backward working memory of one layer (gradients of its activations); it runs after the loss
+    # buffers are gone, so the two are not added
+    bwd_tmp = (2 * f + 4 * h) * e
+    if req.gradient_checkpointing:
+        # keep each layer's input; a layer is recomputed only once the head's buffers are freed
+        acts = (n_layers * e * h + head) * tokens
+        overhead = max(loss_tmp, per_layer + bwd_tmp - head) * tokens
+        notes += ("gradient checkpointing: one layer input per layer kept, one layer recomputed",)
+    else:
+        acts = (n_layers * per_layer + head) * tokens
+        overhead = max(loss_tmp, bwd_tmp) * tokens
+    head_grad = V * h * train_bytes if head_trains else 0.0
+    notes += (
+        f"activations per token: {per_layer:,.0f} bytes per layer x {n_layers} layers"
+        f"{' (checkpointed)' if req.gradient_checkpointing else ''} + fp32 log-softmax over {V:,} tokens; "
+        "overhead: the loss gradients (8 x vocab bytes per token) or one layer's backward",
+    )
+    return Activations(acts, overhead, head_grad, notes)
+
+
+def _kept_layers(method: str, shape: ModelShape, n_train: int) -> tuple[int, tuple[str, ...]]:
+    """How many layers keep activations: all, or for partial the top blocks that train."""
+    if method != "partial":
+        return shape.layers, ()
+    # the top k blocks train; autograd keeps nothing below the first trainable block
+    k = min(shape.layers, math.ceil(n_train / max(1, shape.layer_params())))
+    return k, (f"partial: the top {k} of {shape.layers} blocks train; nothing is kept below them",)
+
+
+def _saved_per_layer(req: MemoryRequest, shape: ModelShape, e: float, adapter_bytes: float) -> float:
+    """Bytes per token one layer keeps for the request's method."""
+    if req.method in _SMALL_PEFT:
+        return _layer_saved_bytes(shape, e, trainable_layer=False, targets=(), rank=0, adapter_bytes=e)
+    return _layer_saved_bytes(
+        shape,
+        e,
+        trainable_layer=req.method in ("full", "partial"),
+        targets=req.target_names,
+        rank=req.rank,
+        adapter_bytes=adapter_bytes,
+    )
+
+
+def _layer_saved_bytes(
+    shape: ModelShape,
+    e: float,
+    *,
+    trainable_layer: bool,
+    targets: tuple[str, ...],
+    rank: int,
+    adapter_bytes: float,
+) -> float:
+    """Bytes autograd keeps per token for one decoder layer (PyTorch eager, SDPA/flash attention).
+
+    Counted from what each op saves for backward (checked with torch.autograd.graph.saved_tensors_hooks):
+    RMSNorm upcasts to fp32 and keeps its fp32 input (4h) and rsqrt, plus its 16-bit product when the
+    norm weight trains; flash attention keeps q, k, v, the output and an fp32 logsumexp per head; the
+    SwiGLU MLP keeps gate, silu(gate), up and their product (4 e f) when its weights train, else the
+    first three; a trained linear keeps its input. LoRA adds its input (a separate fp32 copy per adapted
+    matrix when peft upcasts adapters to fp32) and the r-wide output of A.
+    """
+    h, f = shape.hidden, shape.ffn
+    q, kv = shape.heads * shape.d_head, shape.kv * shape.d_head
+    attn = e * (2 * q + 2 * kv) + 4 * shape.heads
+    mlp_gated = shape.mlp == "gated"
+    if trainable_layer:
+        norms = 2 * (4 * h + 2 * e * h + 4)
+        mlp = (4 if mlp_gated else 2) * e * f
+        return norms + attn + mlp
+    norms = 2 * (4 * h + 4)
+    mlp = (3 if mlp_gated else 1) * e * f
+    inputs = {
+        "q": ("n1", h),
+        "k": ("n1", h),
+        "v": ("n1", h),
+        "o": ("attn", q),
+        "gate": ("n2", h),
+        "up": ("n2", h),
+        "down": ("prod", f),
+    }
+    lora = 0.0
+    shared: set[str] = {"attn"}  # already kept by attention
+    for t in targets:
+        if t not in shape.matrices():
+            continue
+        src, width = inputs[t]
+        if adapter_bytes != e:
+            lora += adapter_bytes * width  # peft casts the input to the adapter dtype: one copy each
+        elif src not in shared:
+            lora += e * width
+            shared.add(src)
+        lora += adapter_bytes * rank
+    return norms + attn + mlp + lora
