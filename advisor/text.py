@@ -119,7 +119,7 @@ STOPWORDS = frozenset(
 def normalize(text: str) -> str:
     """Lowercase, strip accents' combining marks, punctuation, articles and extra spaces."""
     text = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
-    return " ".join(w for w in _PUNCT_RE.sub(" ", text).split() if w not in _ARTICLES)
+    return " ".join([w for w in _PUNCT_RE.sub(" ", text).split() if w not in _ARTICLES])
 
 
 def contains_phrase(haystack_norm: str, needle_norm: str) -> bool:
@@ -209,6 +209,15 @@ def loose_json(text: str | None) -> Any:
         return orjson.loads(s)
     except orjson.JSONDecodeError:
         return None
+
+
+def json_leaves(value: Any) -> list[Any]:
+    """The scalar values of a JSON value, depth first; nulls and booleans are left out."""
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in json_leaves(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in json_leaves(v)]
+    return [] if value is None or isinstance(value, bool) else [value]
 
 
 def canon(value: Any) -> Any:
@@ -458,7 +467,7 @@ def guess_language(text: str) -> str | None:
     ws = words(text)
     if len(ws) < 2:
         return None
-    scores = {lang: sum(w in vocab for w in ws) for lang, vocab in _LANG_WORDS.items()}
+    scores = {lang: sum(map(vocab.__contains__, ws)) for lang, vocab in _LANG_WORDS.items()}
     best = max(scores, key=scores.__getitem__)
     ranked = sorted(scores.values(), reverse=True)
     need = 1 if len(ws) < 5 else 2
@@ -482,7 +491,8 @@ def clip(text: str, n: int = 80) -> str:
 
 
 _DATE_RE = re.compile(
-    r"\b(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|"
+    r"\b(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|"
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}|"
     r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{4})\b",
     re.I,
 )

@@ -1,7 +1,8 @@
-"""Accuracy of the diagnosis against hand labels: per-class precision/recall/F1 and macro-F1.
+r"""Accuracy of the diagnosis against hand labels: per-class precision/recall/F1 and macro-F1.
 
     .venv/bin/python benchmarks/accuracy.py tests/data/labelled_generic.jsonl
-    .venv/bin/python benchmarks/accuracy.py tests/data/labelled_lmeval --labels tests/data/labelled_lmeval_labels.jsonl
+    .venv/bin/python benchmarks/accuracy.py tests/data/labelled_lmeval \
+        --labels tests/data/labelled_lmeval_labels.jsonl
 
 A JSONL log carries its label in a ``label`` field; an lm-eval folder takes a labels file with
 ``task``, ``doc_id``, ``filter`` and ``label`` per line. Macro-F1 is over factual, behaviour and format.
@@ -83,13 +84,15 @@ def main() -> None:
     )
     for cls, s in res["scores"].items():
         print(
-            f"  {cls:<10} precision {s['precision']:.2f}  recall {s['recall']:.2f}  F1 {s['f1']:.2f}  (n={s['support']})"
+            f"  {cls:<10} precision {s['precision']:.2f}  recall {s['recall']:.2f}  "
+            f"F1 {s['f1']:.2f}  (n={s['support']})"
         )
     print(f"macro-F1 over the failure classes: {res['macro_f1']:.3f}")
     if args.errors:
         for gold, pred, r in res["errors"]:
             print(
-                f"- gold {gold} / got {pred}: {r.task} {r.id or r.line} out={r.output[:80]!r} ref={(r.reference or '')[:40]!r}"
+                f"- gold {gold} / got {pred}: {r.task} {r.id or r.line} "
+                f"out={r.output[:80]!r} ref={(r.reference or '')[:40]!r}"
             )
 
 

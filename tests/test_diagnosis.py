@@ -246,3 +246,87 @@ def test_inline_detector_plugin_changes_the_verdict(pm, register_inline):
         Options(),
     )
     assert (d.verdict.value, d.subtype) == ("behaviour", "toxic")
+
+
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        # a translation that repeats its source: the other instructions say nothing more
+        (
+            dict(
+                prompt="Translate 'the red house' to French. Answer in all caps, in one word.",
+                output="the red house",
+                reference="LA MAISON ROUGE",
+            ),
+            (
+                "behaviour",
+                "wrong-language",
+                [
+                    "asked for a translation into french; the output repeats the source text",
+                    "answered 'the red house', expected 'LA MAISON ROUGE'",
+                ],
+            ),
+        ),
+        # several instructions broken: one finding each, in the detectors' order
+        (
+            dict(
+                prompt="Answer in all caps, in exactly two words: capital of Zarnovia?",
+                output="The capital is Velmora",
+                reference="VELMORA",
+            ),
+            (
+                "behaviour",
+                "length",
+                [
+                    "asked for exactly 2 words, the output has 4",
+                    "asked for capital letters, the output has lowercase letters",
+                    "the expected answer 'VELMORA' is in the output, wrapped in 4 words",
+                ],
+            ),
+        ),
+        (
+            dict(
+                prompt="Answer with yes or no, in lowercase: is Velmora a city?",
+                output="Yes, Velmora is a city.",
+                reference="yes",
+            ),
+            (
+                "format",
+                "case",
+                [
+                    "asked for lowercase, the output has capital letters",
+                    "asked for yes or no; the output adds prose after it",
+                    "the expected answer 'yes' is in the output, wrapped in 5 words",
+                ],
+            ),
+        ),
+        # JSON: wrapping, then value form, then wrong values (the verdict: the strongest class)
+        (
+            dict(
+                prompt=PASSAGE,
+                output='```json\n{"name": "Anna", "age": "31", "city": "Bergen"}\n```',
+                reference=JSON_REF,
+            ),
+            (
+                "behaviour",
+                "unfaithful-to-prompt",
+                [
+                    "values differ from the text given in the prompt (city: 'Bergen' vs 'Oslo')",
+                    "the JSON is wrapped in a Markdown code fence",
+                    "right values in the wrong form or type for age",
+                ],
+            ),
+        ),
+        # a cut-off object is judged on the keys it wrote
+        (
+            dict(prompt=PASSAGE, output='{"name": "Anna", "town": "Oslo", "age": 3', reference=JSON_REF),
+            (
+                "format",
+                "truncated",
+                ["the JSON output is cut off before its closing bracket", "wrong keys: extra town"],
+            ),
+        ),
+    ],
+)
+def test_evidence_lists_every_finding_in_detector_order(detectors, fields, expected):
+    assert verdict(detectors, **fields) == expected

@@ -9,12 +9,15 @@ from advisor import text as T
 from advisor.diagnosis.records import EvalRecord
 
 _MATERIAL_RE = re.compile(
-    r"(?:^|\n)\s*(?:[\w-]+ )?(?:text|passage|context|article|review|document|email|e-mail|paragraph|story|excerpt|transcript|"
-    r"report|message|sentence|statement|description|conversation|dialogue|record|input text|source|policy|rules|"
-    r"terms|facts|data|table|schedule|menu|manual|faq|notes|background|information|product info)\s*:"
-    r"|(?:from|in|of|text|passage|sentence|review|email)\s*:?\s*['\"“][^'\"”]*(?:\s\S+){5,}?[^'\"”]*['\"”]"
+    r"(?:^|\n)\s*(?:[\w-]+ )?(?:text|passage|context|article|review|document|email|e-mail|paragraph|story|"
+    r"excerpt|transcript|report|message|sentence|statement|description|conversation|dialogue|record|"
+    r"input text|source|policy|rules|terms|facts|data|table|schedule|menu|manual|faq|notes|background|"
+    r"information|product info)\s*:"
+    r"|(?:from|in|of|text|passage|sentence|review|email)\s*:?\s*"
+    r"['\"“][^'\"”]*(?:\s\S+){5,}?[^'\"”]*['\"”]"
     r"|\b(?:the|this) following (?:text|passage|article|review|paragraph|document|email|story)\b"
-    r"|\baccording to (?:the|this) (?:text|passage|article|review|sentence|paragraph|document|email|context)\b",
+    r"|\baccording to (?:the|this) "
+    r"(?:text|passage|article|review|sentence|paragraph|document|email|context)\b",
     re.I,
 )
 _CALC_RE = re.compile(
@@ -126,7 +129,7 @@ class DiagnosisContext:
         if not ref or self.record.choices or ref in LABEL_WORDS or len(ref) < 3:
             return False
         if self.reference_json is not None:
-            values = _leaf_strings(self.reference_json)
+            values = [str(v) for v in T.json_leaves(self.reference_json)]
             return bool(values) and all(T.contains_phrase(self.prompt_norm, T.normalize(v)) for v in values)
         return T.contains_phrase(self.prompt_norm, ref)
 
@@ -189,13 +192,3 @@ class DiagnosisContext:
             if nums:
                 return any(abs(n - self.reference_number) < 1e-9 for n in nums)
         return T.contains_phrase(self.output_norm, self.reference_norm)
-
-
-def _leaf_strings(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _leaf_strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _leaf_strings(v)]
-    if value is None or isinstance(value, bool):
-        return []
-    return [str(value)]

@@ -8,14 +8,25 @@ from rich.text import Text
 
 from advisor import text as T
 from advisor.diagnosis.pipeline import Report
-from advisor.diagnosis.records import PRECEDENCE
+from advisor.diagnosis.profile import Profile
+from advisor.diagnosis.records import PRECEDENCE, Diagnosis
 
 _COLOURS = {"factual": "yellow", "behaviour": "magenta", "format": "cyan", "none": "green"}
 
 
 def render(report: Report, console: Console) -> None:
+    """The whole report: counts, failures by class and subtype, examples, recommendations, advice."""
+    _counts(report, console)
+    _class_table(report.profile, console)
+    _subtype_table(report.profile, console)
+    _corpus_check(report.profile, console)
+    _examples(report.profile, console)
+    _recommendations(report, console)
+    _advice(report, console)
+
+
+def _counts(report: Report, console: Console) -> None:
     p = report.profile
-    s = p.summary()
     judged = p.total - p.unjudged
     console.print(
         f"[bold]{p.total}[/] samples read ({report.reader}): [green]{p.passed} passed[/], "
@@ -30,49 +41,65 @@ def render(report: Report, console: Console) -> None:
             f"  skipped line(s): {lines}{' ...' if len(report.skipped) > 10 else ''}", style="yellow"
         )
 
+
+def _class_table(p: Profile, console: Console) -> None:
+    tasks = p.summary()["tasks"]
     table = Table(title="Failures by class and task", title_justify="left")
     table.add_column("task")
     for cls in PRECEDENCE:
         table.add_column(cls.value, justify="right", style=_COLOURS[cls.value])
     table.add_column("passed", justify="right", style="green")
-    for task, counts in s["tasks"].items():
+    for task, counts in tasks.items():
         table.add_row(task, *[str(counts.get(c.value, 0)) for c in PRECEDENCE], str(counts.get("none", 0)))
-    if len(s["tasks"]) > 1:
+    if len(tasks) > 1:
         table.add_row("[bold]all", *[f"[bold]{p.verdicts[c.value]}" for c in PRECEDENCE], f"[bold]{p.passed}")
     console.print(table)
 
-    if p.subtypes:
-        sub = Table(title="Failure subtypes", title_justify="left")
-        sub.add_column("class/subtype")
-        sub.add_column("count", justify="right")
-        sub.add_column("share of failures", justify="right")
-        for key, n in p.subtypes.most_common(12):
-            cls = key.split("/", 1)[0]
-            sub.add_row(Text(key, style=_COLOURS.get(cls, "")), str(n), f"{n / p.failed:.0%}")
-        console.print(sub)
+
+def _subtype_table(p: Profile, console: Console) -> None:
+    if not p.subtypes:
+        return
+    sub = Table(title="Failure subtypes", title_justify="left")
+    sub.add_column("class/subtype")
+    sub.add_column("count", justify="right")
+    sub.add_column("share of failures", justify="right")
+    for key, n in p.subtypes.most_common(12):
+        cls = key.split("/", 1)[0]
+        sub.add_row(Text(key, style=_COLOURS.get(cls, "")), str(n), f"{n / p.failed:.0%}")
+    console.print(sub)
+
+
+def _corpus_check(p: Profile, console: Console) -> None:
     if p.corpus_checked:
         console.print(
             f"Corpus check: {p.retrievable} of {p.corpus_checked} factual failures have their answer "
             f"in the top BM25 passages ({p.retrievable / p.corpus_checked:.0%})."
         )
 
-    if p.examples:
-        console.print("\n[bold]Examples[/]")
-        for cls in PRECEDENCE:
-            for d in p.examples.get(cls.value, []):
-                r = d.record
-                where = f"{r.task or '-'} #{r.doc_id if r.doc_id is not None else (r.id or r.line)}"
-                if r.filter and r.filter != "none":
-                    where += f" [{r.filter}]"
-                console.print(
-                    Text.assemble((f"  {cls.value}/{d.subtype}", _COLOURS[cls.value]), f"  {where}")
-                )
-                console.print(f"    output:   {T.clip(r.output, 100)!r}", highlight=False)
-                if r.reference is not None:
-                    console.print(f"    expected: {T.clip(r.reference, 100)!r}", highlight=False)
-                for ev in d.evidence[:2]:
-                    console.print(f"    - {ev}", highlight=False)
 
+def _examples(p: Profile, console: Console) -> None:
+    if not p.examples:
+        return
+    console.print("\n[bold]Examples[/]")
+    for cls in PRECEDENCE:
+        for d in p.examples.get(cls.value, []):
+            _example(d, cls.value, console)
+
+
+def _example(d: Diagnosis, cls: str, console: Console) -> None:
+    r = d.record
+    where = f"{r.task or '-'} #{r.doc_id if r.doc_id is not None else (r.id or r.line)}"
+    if r.filter and r.filter != "none":
+        where += f" [{r.filter}]"
+    console.print(Text.assemble((f"  {cls}/{d.subtype}", _COLOURS[cls]), f"  {where}"))
+    console.print(f"    output:   {T.clip(r.output, 100)!r}", highlight=False)
+    if r.reference is not None:
+        console.print(f"    expected: {T.clip(r.reference, 100)!r}", highlight=False)
+    for ev in d.evidence[:2]:
+        console.print(f"    - {ev}", highlight=False)
+
+
+def _recommendations(report: Report, console: Console) -> None:
     console.print("\n[bold]Recommendations[/]")
     if not report.recommendations:
         console.print("  none: every sample passed.")
@@ -86,6 +113,9 @@ def render(report: Report, console: Console) -> None:
         console.print(f"     {rec.rationale}", highlight=False)
         for text in rec.advice:
             console.print(f"     [dim]- {text}[/]", highlight=False)
+
+
+def _advice(report: Report, console: Console) -> None:
     if report.advice:
         console.print("\n[bold]Advice[/]")
         for item in report.advice:

@@ -1,0 +1,147 @@
+"""Behaviour: the model did not genuinely attempt the task (empty, looping, refusing, off-task)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from advisor import DiagnosisContext, Finding
+from advisor import text as T
+from advisor_plugins.detectors._common import B, F, instruction_text
+
+_UNKNOWN_RE = re.compile(
+    r"\b(i (?:do not|don't|dont) know|i'?m not sure|i am not sure|not (?:aware|familiar) (?:of|with)|"
+    r"(?:do not|don't|dont) have (?:any )?(?:specific |enough |real-time |current )?"
+    r"(?:information|data|knowledge|details)|"
+    r"no (?:information|data|record) (?:about|on|available)|"
+    r"(?:couldn't|could not|cannot|can't) find (?:any )?information|"
+    r"unable to (?:find|provide) (?:any )?information|there is no (?:known|such))\b",
+    re.I,
+)
+_REFUSAL_RE = re.compile(
+    r"\b(i (?:can(?:no|')t|cannot|won't|will not|am unable to|'m unable to|must decline to)"
+    r" (?:help|assist|provide|answer|comply|do that|fulfil|fulfill|respond|create|write|generate)|"
+    r"(?:as an ai|as a language model)[^.]{0,60}(?:cannot|can't|not able)|"
+    r"i'?m sorry,? but i (?:can(?:no|')t|cannot|won't))",
+    re.I,
+)
+_PERSONA_RE = re.compile(
+    r"^\W*(?:as an ai|as a language model|as an ai language model|i am an ai|i'm an ai)\b", re.I
+)
+_CLARIFY_RE = re.compile(
+    r"^(?:could|can|would|do|did) you (?:please )?(?:clarify|specify|tell me|provide|explain|mean)|"
+    r"^what do you mean|^(?:which|what) (?:one|event|person|year|country) do you mean|"
+    r"\bcould you (?:please )?(?:clarify|specify|provide more)",
+    re.I,
+)
+_CONTINUES_RE = re.compile(
+    r"^(?:q|question|user|human|input|problem)\s*\d*\s*:|\n\s*(?:q|question|user|human)\s*\d*\s*:", re.I
+)
+
+
+class EmptyOutput:
+    """Is the output empty?"""
+
+    name = "empty-output"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        if not ctx.output and not ctx.record.choices:
+            yield Finding(B, "empty", "the output is empty")
+
+
+class Repetition:
+    """Is the output a degenerate loop of repeated phrases?"""
+
+    name = "repetition"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        ratio = T.repetition_ratio(ctx.output)
+        if ratio >= 0.5:
+            yield Finding(
+                B, "repetition", f"{ratio:.0%} of the output's word 3-grams repeat (degenerate loop)"
+            )
+
+
+class RefusalOrUnknown:
+    """A refusal of a benign request is behaviour; "I don't know" to a fact question is factual."""
+
+    name = "refusal"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        out = ctx.output[:400]
+        if not out or ctx.record.choices:
+            return
+        if ctx.record.assertions and any(t == "is-refusal" for t, _, _ in ctx.record.assertions):
+            return  # the test expects a refusal; promptfoo evidence decides
+        if _PERSONA_RE.search(out) and not _REFUSAL_RE.search(out, 0, 160):
+            yield Finding(
+                B, "persona", f"steps out of the task to talk about being an AI: {T.clip(out, 60)!r}"
+            )
+            return
+        if _UNKNOWN_RE.search(out):
+            if ctx.grounded:
+                yield Finding(
+                    B,
+                    "unfaithful-to-prompt",
+                    "says it does not know, but the prompt gives what is needed to answer",
+                )
+            else:
+                yield Finding(F, "unknown", f"the model says it does not know: {T.clip(out, 70)!r}")
+        elif (m := _REFUSAL_RE.search(out, 0, 160)) and m.start() <= 40:
+            yield Finding(B, "refusal", f"refuses the request: {T.clip(out, 70)!r}")
+
+
+class NoAttempt:
+    """Asks a question back, or continues the prompt's pattern with new questions of its own."""
+
+    name = "no-attempt"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        out = ctx.output
+        if not out or ctx.record.choices or ctx.content_correct:
+            return
+        if _CLARIFY_RE.search(out[:200]):
+            yield Finding(
+                B, "clarification", f"asks a question back instead of answering: {T.clip(out, 60)!r}"
+            )
+        elif _CONTINUES_RE.search(out[:300]):
+            yield Finding(
+                B, "off-topic", "writes new questions instead of answering (continues the prompt's pattern)"
+            )
+
+
+class EchoesPrompt:
+    """Does the output repeat the prompt instead of answering it?"""
+
+    name = "echo"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        out = ctx.output_norm
+        if len(out) < 25 or len(out) < 0.5 * min(len(ctx.prompt_norm), 300):
+            return
+        if T.contains_phrase(ctx.prompt_norm, out) and not ctx.content_correct:
+            yield Finding(B, "echo", "the output repeats the prompt instead of answering it")
+
+
+class OffTopic:
+    """A long output that shares almost no content words with the prompt or the reference."""
+
+    name = "off-topic"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        if ctx.record.choices or ctx.wants_json:
+            return
+        out_words = T.content_words(ctx.output)
+        if len(out_words) < 8:
+            return
+        anchor = T.content_words(instruction_text(ctx)) | T.content_words(ctx.record.reference or "")
+        if not anchor:
+            return
+        overlap = len(out_words & anchor) / len(out_words)
+        if overlap < 0.05:
+            yield Finding(
+                B,
+                "off-topic",
+                f"only {len(out_words & anchor)} of {len(out_words)} content words of the output "
+                "occur in the prompt or reference",
+            )

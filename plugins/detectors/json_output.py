@@ -1,0 +1,174 @@
+"""Outputs that must be JSON, one detector per question.
+
+Is there parseable JSON at all (``JsonSyntax``); is it wrapped in a fence or prose (``JsonWrapping``);
+are the keys right (``JsonKeys``); are the values right, in form and in substance (``JsonValues``)?
+
+A wrong value is a behaviour failure when the prompt gives the text it should come from, and a
+factual one otherwise; everything else here is a format failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from advisor import DiagnosisContext, Finding
+from advisor import text as T
+from advisor_plugins.detectors._common import B, F, M
+
+
+def _cut_off_json(ctx: DiagnosisContext) -> str | None:
+    """The output (without a fence opener) when it opens a JSON value that never closes, else None."""
+    stripped = ctx.output.lstrip("`json \n")
+    if stripped.startswith(("{", "[")) and T.first_balanced(stripped) is None:
+        return stripped
+    return None
+
+
+class JsonSyntax:
+    """Is there parseable JSON in the output? Cut off, unparseable, or prose where JSON was required."""
+
+    name = "json-syntax"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        if not (ctx.wants_json and ctx.output) or ctx.output_json[1] != "none":
+            return
+        if _cut_off_json(ctx) is not None:
+            yield Finding(M, "truncated", "the JSON output is cut off before its closing bracket")
+        elif "{" in ctx.output or "[" in ctx.output:
+            yield Finding(M, "json-invalid", "the output has a JSON-like block that does not parse")
+        else:
+            yield _prose_instead_of_json(ctx)
+
+
+def _prose_instead_of_json(ctx: DiagnosisContext) -> Finding:
+    """Prose where JSON was required: with most expected values (a form problem) or not (no attempt)?"""
+    values = T.json_leaves(ctx.reference_json)
+    found = sum(1 for v in values if T.contains_phrase(ctx.output_norm, T.normalize(str(v))))
+    if values and found < len(values) / 2:
+        return Finding(
+            B,
+            "no-attempt",
+            f"JSON was required; the output is prose with {found} of "
+            f"{len(values)} expected values: {T.clip(ctx.output, 60)!r}",
+        )
+    return Finding(M, "json-invalid", f"JSON was required; the output is prose: {T.clip(ctx.output, 60)!r}")
+
+
+class JsonWrapping:
+    """Is the JSON wrapped in a code fence or in prose?"""
+
+    name = "json-wrapping"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        if not (ctx.wants_json and ctx.output):
+            return
+        how = ctx.output_json[1]
+        if how == "fenced":
+            yield Finding(M, "code-fence", "the JSON is wrapped in a Markdown code fence")
+        elif how == "embedded":
+            yield Finding(M, "extra-prose", "the JSON is surrounded by prose")
+
+
+def _objects(ctx: DiagnosisContext) -> tuple[dict, dict] | None:
+    """(expected, written) when both are JSON objects, else None.
+
+    A cut-off object counts for what it wrote: the expected object is cut down to the keys it has.
+    """
+    ref = ctx.reference_json
+    if not isinstance(ref, dict) or not (ctx.wants_json and ctx.output):
+        return None
+    value, how = ctx.output_json
+    if how == "none":
+        cut = _cut_off_json(ctx)
+        value = None if cut is None else T.repair_truncated(cut)  # compare the values it did write
+        if not isinstance(value, dict):
+            return None
+        got = {k.lower() for k in value}
+        ref = {k: v for k, v in ref.items() if k.lower() in got}
+    if not isinstance(value, dict):
+        return None
+    return ref, value
+
+
+def _key_difference(ref: dict, value: dict) -> str | None:
+    """'missing a, b; extra c' when the written keys differ from the expected ones (any case)."""
+    want, got = set(map(str.lower, ref)), {k.lower() for k in value}
+    if want == got:
+        return None
+    missing, extra = sorted(want - got), sorted(got - want)
+    parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+        [f"extra {', '.join(extra)}"] if extra else []
+    )
+    return "; ".join(parts)
+
+
+class JsonKeys:
+    """Does the JSON object have the expected keys?"""
+
+    name = "json-keys"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        pair = _objects(ctx) if isinstance(ctx.reference_json, dict) else None
+        if pair is not None and (difference := _key_difference(*pair)) is not None:
+            yield Finding(M, "json-keys", f"wrong keys: {difference}")
+
+
+class JsonValues:
+    """With the right keys: are the values right, in the expected form and type?"""
+
+    name = "json-values"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        pair = _objects(ctx) if isinstance(ctx.reference_json, dict) else None
+        if pair is None or _key_difference(*pair) is not None:
+            return
+        ref, value = pair
+        wrong = [k for k in ref if T.canon(ref[k]) != T.canon(_get_ci(value, k))]
+        typed = [k for k in ref if k not in wrong and type(ref[k]) is not type(_get_ci(value, k))]
+        reformed = [k for k in wrong if _same_value_other_form(ref[k], _get_ci(value, k))]
+        if typed or reformed:
+            yield Finding(
+                M, "value-form", f"right values in the wrong form or type for {', '.join(typed + reformed)}"
+            )
+        wrong = [k for k in wrong if k not in reformed]
+        if wrong:
+            yield _wrong_values(ctx, ref, value, wrong)
+
+
+def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str]) -> Finding:
+    """Values that differ: misread from the text the prompt gives (behaviour), or not known (factual)?"""
+    detail = ", ".join(
+        f"{k}: {T.clip(str(_get_ci(value, k)), 20)!r} vs {T.clip(str(ref[k]), 20)!r}" for k in wrong[:3]
+    )
+    if ctx.grounded or all(_in_prompt(ctx, ref[k]) for k in wrong):
+        return Finding(
+            B, "unfaithful-to-prompt", f"values differ from the text given in the prompt ({detail})"
+        )
+    return Finding(F, "wrong-fact", f"wrong values ({detail})")
+
+
+def _same_value_other_form(want: Any, got: Any) -> bool:
+    """'14 May 2025' for '2025-05-14', '149.90 EUR' for 149.9, '3' for 3."""
+    if got is None or isinstance(got, (dict, list)):
+        return False
+    want_s, got_s = str(want), str(got)
+    if T.same_date(want_s, got_s):
+        return True
+    if isinstance(want, (int, float)) and not isinstance(want, bool):
+        nums = T.numbers_in(got_s)
+        return len(nums) == 1 and abs(nums[0] - want) < 1e-9
+    return T.normalize(want_s) == T.normalize(got_s)
+
+
+def _get_ci(d: dict, key: str) -> Any:
+    """``d[key]``, else the value of a key that differs only in case, else None."""
+    if key in d:
+        return d[key]
+    low = key.lower()
+    return next((v for k, v in d.items() if k.lower() == low), None)
+
+
+def _in_prompt(ctx: DiagnosisContext, value: Any) -> bool:
+    norm = T.normalize(str(value))
+    return bool(norm) and T.contains_phrase(ctx.prompt_norm, norm)
