@@ -182,6 +182,20 @@ def test_model_config_gives_the_size(run, tmp_path):
     assert ranked["lora"]["fits_gpu"] is False and ranked["qlora"]["fits_gpu"] is True
 
 
+def test_a_known_model_name_gives_the_size_offline(run, tmp_path):
+    """A hub id from the memory calculator's table gives the same size as the model's config.json."""
+    log = write_jsonl(tmp_path / "log.jsonl", ROWS)
+    out = json.loads(
+        run("diagnose", log, "--model", "meta-llama/Llama-3.1-8B", "--gpu-memory", "24GB", "--json").stdout
+    )
+    by_config = json.loads(
+        run("diagnose", log, "--params", "8030261248", "--gpu-memory", "24GB", "--json").stdout
+    )
+    assert [r["memory_bytes"] for r in out["recommendations"]] == [
+        r["memory_bytes"] for r in by_config["recommendations"]
+    ]
+
+
 def test_help_explains(run):
     result = run("diagnose", "--help")
     assert result.exit_code == 0

@@ -120,10 +120,13 @@ def test_activations_grow_with_batch_and_shrink_with_checkpointing() -> None:
 
 def test_qlora_weights_are_about_a_quarter_of_bf16() -> None:
     lora = estimate(LLAMA_1B, method="lora", batch_size=1, seq_len=256)
-    qlora = estimate(LLAMA_1B, method="qlora", batch_size=1, seq_len=256)
+    qlora = estimate(LLAMA_1B, method="qlora", batch_size=1, seq_len=256, kbit_upcast=False)
     linear = LLAMA_1B.layers * sum(a * b for a, b in LLAMA_1B.matrices().values())
     assert lora.weights_bytes - qlora.weights_bytes == pytest.approx(linear * (2 - 0.5159), rel=1e-3)
     assert qlora.total_bytes < lora.total_bytes
+    # prepare_model_for_kbit_training (the default for a quantised base): +2 bytes per unquantised param
+    upcast = estimate(LLAMA_1B, method="qlora", batch_size=1, seq_len=256)
+    assert upcast.weights_bytes - qlora.weights_bytes == 2 * (LLAMA_1B.params() - linear)
 
 
 def test_full_peak_is_not_the_sum_of_gradients_and_activations() -> None:
@@ -311,3 +314,250 @@ def test_cli_gpu_memory_verdict() -> None:
     assert data["fits"] is False and data["suggestions"]
     code, out, _err = run_cli("--params", "7B", "--method", "inference", "--gpu-memory", "24GB")
     assert code == 0 and "fits in 24.0 GB" in out
+
+
+# --- validation, spellings and warnings (issue 13) -------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--params", "8"], "did you mean 8B?"),
+        (["--params", "7B", "--gpu-memory", "24"], "did you mean 24GB?"),
+        (["--params", "7B", "--precision", "int8"], "quantised bases train only adapters"),
+        (["--params", "7B", "--precision", "nf4", "--method", "partial"], "use --method qlora"),
+        (["--params", "7B", "--precision", "fp8", "--method", "ia3"], "quantised bases"),
+        (["--params", "7B", "--seq-len", "4x"], "cannot read --seq-len"),
+        (["--params", "7B", "--optimizer", "adamw_foo"], "unknown optimizer"),
+        (["--params", "7B", "--loss", "fast"], "unknown loss"),
+        (["--params", "7B", "--sharding", "zero4"], "unknown sharding"),
+        (["--model", "lama-3.1-8b"], "did you mean meta-llama/Llama-3.1-8B"),
+        (["--params", "7B", "--experts", "8"], "shape options need a model"),
+    ],
+)
+def test_cli_rejects_with_one_line(args: list[str], message: str) -> None:
+    code, _out, err = run_cli(*args)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--params", "7B", "--batch-size", "4"], "--batch-size has no effect in source mode"),
+        (["--params", "7B", "--gradient-checkpointing"], "--gradient-checkpointing has no effect"),
+        (["--params", "7B", "--activation-offloading", "--loss", "chunked"], "have no effect in source mode"),
+        (["--model", "llama-3.2-1b", "--batch-size", "4"], "give --seq-len"),
+        (["--params", "7B", "--method", "inference", "--optimizer-in-backward"], "no effect for inference"),
+        (["--params", "7B", "--sharding", "zero3"], "no effect with one GPU"),
+    ],
+)
+def test_cli_no_effect_options_warn_once(args: list[str], message: str) -> None:
+    code, out, err = run_cli(*args)
+    assert code == 0 and out
+    assert err.startswith("warning: ") and err.count("\n") == 1 and message in err
+
+
+def test_cli_plain_call_has_no_warning() -> None:
+    code, _out, err = run_cli("--model", "llama-3.2-1b", "--batch-size", "2", "--seq-len", "512")
+    assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize(("text", "tokens"), [("4k", 4096), ("8k", 8192), ("32K", 32768), ("128k", 131072)])
+def test_seq_len_k_is_1024(text: str, tokens: int) -> None:
+    a = run_json("--model", "llama-3.2-1b", "--batch-size", "1", "--seq-len", text)
+    b = run_json("--model", "llama-3.2-1b", "--batch-size", "1", "--seq-len", str(tokens))
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    ("alias", "name", "option"),
+    [
+        ("bfloat16", "bf16", "--precision"),
+        ("float16", "fp16", "--precision"),
+        ("half", "fp16", "--precision"),
+        ("float32", "fp32", "--precision"),
+        ("adamw_8bit", "adamw-8bit", "--optimizer"),
+        ("paged_adamw_8bit", "paged-adamw-8bit", "--optimizer"),
+        ("paged_adamw_32bit", "paged-adamw-32bit", "--optimizer"),
+        ("adamw_torch", "adamw", "--optimizer"),
+        ("freeze", "partial", "--method"),
+    ],
+)
+def test_aliases(alias: str, name: str, option: str) -> None:
+    base = ["--model", "llama-3.2-1b", "--batch-size", "1", "--seq-len", "256"]
+    assert run_json(*base, option, alias) == run_json(*base, option, name)
+
+
+def test_request_keeps_canonical_names() -> None:
+    req = MemoryRequest(params="1B", precision="BFloat16", optimizer="paged_adamw_8bit", method="freeze")
+    assert (req.precision, req.optimizer, req.method) == ("bf16", "paged-adamw-8bit", "partial")
+
+
+# --- new options (issue 13) ------------------------------------------------------------------------
+LLAMA_8B = ModelShape(layers=32, hidden=4096, heads=32, kv_heads=8, intermediate=14336, vocab=128256)
+
+
+def test_dora_adds_a_magnitude_vector_per_adapted_matrix() -> None:
+    lora = estimate(LLAMA_8B, method="lora", targets="q,k,v,o")
+    dora = estimate(LLAMA_8B, method="dora", targets="q,k,v,o")
+    assert dora.trainable_params - lora.trainable_params == 32 * (4096 + 1024 + 1024 + 4096)
+    assert any("DoRA" in a for a in dora.assumptions)
+
+
+def test_optimizers_paged_lion_adafactor() -> None:
+    def opt(name: str) -> int:
+        return estimate(params="1B", precision="bf16", optimizer=name).optimizer_bytes
+
+    assert opt("paged-adamw-8bit") == opt("adamw-8bit") == 2 * 10**9
+    assert opt("paged-adamw-32bit") == 8 * 10**9  # two fp32 states
+    assert opt("lion") == 2 * 10**9  # one state at 2 bytes
+    full = estimate(LLAMA_8B, optimizer="adafactor")
+    assert 0 < full.optimizer_bytes < 0.01 * estimate(LLAMA_8B, optimizer="adamw").optimizer_bytes
+    assert any("paging" in a for a in estimate(params="1B", optimizer="paged-adamw-8bit").assumptions)
+
+
+def test_optimizer_in_backward_keeps_the_largest_gradient_only() -> None:
+    est = estimate(LLAMA_8B, optimizer_in_backward=True)
+    assert est.gradients_bytes == 128256 * 4096 * 2
+    lora = estimate(LLAMA_8B, method="lora", optimizer_in_backward=True)
+    assert lora.gradients_bytes == 4096 * 8 * 2  # the widest adapter matrix (4096 x r), 16-bit
+
+
+def test_loss_variants_shrink_the_logits() -> None:
+    kw = dict(method="lora", batch_size=2, seq_len=2048)
+    std, chunked, fused = (estimate(LLAMA_8B, loss=loss, **kw) for loss in ("standard", "chunked", "fused"))
+    tokens = 2 * 2048
+    assert std.logits_bytes == 4 * 128256 * tokens
+    assert chunked.logits_bytes == (2 + 4 / 8) * 128256 * tokens
+    assert fused.logits_bytes == 2 * 4096 * tokens
+    assert std.total_bytes > chunked.total_bytes > fused.total_bytes
+
+
+def test_activation_offloading_keeps_two_layers_on_the_gpu() -> None:
+    kw = dict(method="full", batch_size=2, seq_len=2048, gradient_checkpointing=True)
+    on = estimate(LLAMA_8B, activation_offloading=True, **kw)
+    off = estimate(LLAMA_8B, **kw)
+    assert off.activations_bytes - on.activations_bytes == 30 * 4096 * 2 * 2 * 2048
+
+
+def test_adapter_precision_and_kbit_upcast() -> None:
+    fp32 = estimate(LLAMA_8B, method="lora", batch_size=1, seq_len=256)
+    bf16 = estimate(LLAMA_8B, method="lora", batch_size=1, seq_len=256, adapter_precision="bf16")
+    assert fp32.weights_bytes - bf16.weights_bytes == 2 * fp32.trainable_params
+    off = estimate(LLAMA_8B, method="qlora", kbit_upcast=False)
+    on = estimate(LLAMA_8B, method="qlora")
+    assert on.weights_bytes - off.weights_bytes == 2 * (LLAMA_8B.params() - 32 * LLAMA_8B.linear_params())
+
+
+def test_quantised_lora_bases() -> None:
+    linear = 32 * LLAMA_8B.linear_params()
+    rows = 32 * sum(d_out for _d_in, d_out in LLAMA_8B.matrices().values())
+    rest = LLAMA_8B.params() - linear
+    int8 = estimate(LLAMA_8B, method="lora", precision="int8", kbit_upcast=False, adapter_precision="bf16")
+    assert int8.weights_bytes == linear + 4 * rows + 2 * rest + 2 * int8.trainable_params
+    nf2 = estimate(LLAMA_8B, method="lora", precision="nf2", kbit_upcast=False, adapter_precision="bf16")
+    assert nf2.weights_bytes == pytest.approx(linear * (0.25 + 1 / 64 + 4 / 16384) + 2 * rest, abs=2e8)
+    assert nf2.weights_bytes < int8.weights_bytes
+
+
+def test_plain_mlp_tied_embeddings_and_experts() -> None:
+    gpt = run_json(
+        "--layers", "12", "--hidden", "768", "--vocab", "50257", "--mlp", "plain", "--tied-embeddings"
+    )
+    assert gpt["total_params"] == 12 * (4 * 768 * 768 + 2 * 768 * 3072 + 2 * 768) + 50257 * 768 + 768
+    dense = run_json("--model", "mistral-7b", "--method", "lora", "--batch-size", "1", "--seq-len", "1024")
+    moe = run_json(
+        "--model", "mistral-7b", "--experts", "8", "--experts-active", "2",
+        "--method", "lora", "--batch-size", "1", "--seq-len", "1024",
+    )  # fmt: skip
+    assert moe["total_params"] == 46_702_792_704  # Mixtral 8x7B
+    assert moe["activations_bytes"] > dense["activations_bytes"]
+
+
+@pytest.mark.parametrize(
+    ("sharding", "weights", "grads", "opt"),
+    [("none", 1, 1, 1), ("zero1", 1, 1, 8), ("zero2", 1, 8, 8), ("zero3", 8, 8, 8), ("fsdp", 8, 8, 8)],
+)
+def test_sharding_per_gpu(sharding: str, weights: int, grads: int, opt: int) -> None:
+    one = estimate(LLAMA_8B)
+    many = estimate(LLAMA_8B, gpus=8, sharding=sharding)
+    gathered = LLAMA_8B.layer_params() * 2 if weights > 1 else 0
+    assert many.weights_bytes == pytest.approx(one.weights_bytes / weights + gathered, abs=1)
+    assert many.gradients_bytes == pytest.approx(one.gradients_bytes / grads, abs=1)
+    assert many.optimizer_bytes == pytest.approx(one.optimizer_bytes / opt, abs=1)
+    assert many.to_dict()["gpus"] == 8 and many.to_dict()["sharding"] == sharding
+
+
+def test_json_always_has_kv_cache_and_logits() -> None:
+    src = run_json("--params", "7B")
+    assert src["kv_cache_bytes"] == 0 and src["logits_bytes"] == 0 and src["gpus"] == 1
+    inf = run_json("--model", "llama-3.2-1b", "--method", "inference", "--batch-size", "2", "--seq-len", "1k")
+    assert inf["kv_cache_bytes"] == 16 * 2 * 8 * 64 * 2 * 2048
+    # generate(): only the last position's logits, at 2 bytes plus an fp32 copy, per sequence
+    assert inf["logits_bytes"] == 2 * 128256 * (2 + 4)
+
+
+# --- the built-in model table ----------------------------------------------------------------------
+from advisor.memory.known_models import KNOWN_MODELS  # noqa: E402
+
+
+@pytest.mark.parametrize("entry", KNOWN_MODELS, ids=lambda m: m.name)
+def test_known_model_params_match_the_published_count(entry) -> None:
+    assert entry.shape.params() == pytest.approx(entry.published, rel=0.005)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["meta-llama/Llama-3.1-8B", "llama-3.1-8b", "LLAMA-3.1-8B", "meta-llama/Meta-Llama-3.1-8B-Instruct"],
+)
+def test_known_model_names(name: str) -> None:
+    from advisor.memory import known_model
+
+    shape = known_model(name)
+    assert shape is not None and shape.params() == 8_030_261_248
+    assert run_json("--model", name)["total_params"] == 8_030_261_248
+
+
+def test_known_model_unknown_is_none() -> None:
+    from advisor.memory import known_model
+
+    assert known_model("no-such-model-7b") is None
+    assert estimate("Qwen/Qwen2.5-7B").total_params == 7_615_616_512  # the API resolves names too
+    with pytest.raises(UsageError, match="did you mean"):
+        estimate("qwen2.5-8b")
+
+
+def test_gemma_head_dim_is_explicit() -> None:
+    from advisor.memory import known_model
+
+    g = known_model("google/gemma-2-9b")
+    assert g is not None and g.d_head == 256 and g.hidden // g.heads == 224
+
+
+# --- docs/memory.md "Published vs predicted": every predicted cell reproduces ------------------------
+_PUBLISHED_ROW = re.compile(
+    r"^\| (?P<id>[^|]+?) \| [\d.]+ (?P<unit>GB|GiB) [^|]* \| (?P<pred>[\d.]+)(?P<w> \(weights\))? \|"
+    r".*\| `(?P<args>[^`]+)` \|$"
+)
+
+
+def _published_rows() -> list[tuple[str, str, float, bool, str]]:
+    text = DOCS.read_text(encoding="utf-8").split("## Published vs predicted", 1)[1]
+    rows = []
+    for line in text.splitlines():
+        m = _PUBLISHED_ROW.match(line)
+        if m:
+            rows.append((m["id"], m["unit"], float(m["pred"]), bool(m["w"]), m["args"]))
+    return rows
+
+
+def test_published_table_has_rows() -> None:
+    assert len(_published_rows()) >= 30
+
+
+@pytest.mark.parametrize(("row", "unit", "predicted", "weights", "args"), _published_rows())
+def test_published_table_predictions_reproduce(
+    row: str, unit: str, predicted: float, weights: bool, args: str
+) -> None:
+    data = run_json(*args.split())
+    value = data["weights_bytes" if weights else "total_bytes"] / (2**30 if unit == "GiB" else GB)
+    assert value == pytest.approx(predicted, abs=0.006), row

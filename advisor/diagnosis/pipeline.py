@@ -55,12 +55,16 @@ class Report:
 
 
 def params_from_model(model: str) -> float:
-    """Parameter count from ``--model``: a config.json / model folder / .gguf, or a name like 'llama-2-7b'."""
+    """Parameter count from ``--model``: a config.json / model folder / .gguf, a model the memory
+    calculator's table knows (``meta-llama/Llama-3.1-8B``), or a name with a size like 'llama-2-7b'."""
     from advisor import memory
 
     path = Path(model).expanduser()
     if path.exists():
         return float(memory.shape_from_config(path).params())
+    shape = memory.known_model(model)
+    if shape is not None:
+        return float(shape.params())
     if model.lower().startswith("smollm2"):
         return 135e6
     m = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z])", model.lower())

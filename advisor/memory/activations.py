@@ -28,6 +28,8 @@ class Activations:
     overhead: float  # what exists only for a moment (loss buffers, one layer's backward)
     head_grad: float  # the lm_head's gradient, already there when backward reaches the layers
     notes: tuple[str, ...]
+    kv_cache: float = 0.0  # part of ``saved``: the KV cache (inference)
+    logits: float = 0.0  # part of ``saved``: the logits / loss inputs kept
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Peak:
     overhead: float
     total: float
     notes: tuple[str, ...]
+    kv_cache: float = 0.0
+    logits: float = 0.0
 
 
 def source_mode_peak(req: MemoryRequest, *, weights: float, gradients: float, optimizer: float) -> Peak:
@@ -72,11 +76,13 @@ def shape_mode_peak(
         note = "peak at the end of backward: all gradients" + (
             " plus two vocab x hidden buffers (tied embedding gradient)" if tied_tmp else ""
         )
-        return Peak(acts.saved, tied_tmp, weights + optimizer + phase_g, (*acts.notes, note))
+        total = weights + optimizer + phase_g
+        return Peak(acts.saved, tied_tmp, total, (*acts.notes, note), acts.kv_cache, acts.logits)
     notes = acts.notes
     if req.training:
         notes += ("peak at the start of backward: all saved activations and the loss buffers",)
-    return Peak(acts.saved, acts.overhead, weights + optimizer + phase_a, notes)
+    total = weights + optimizer + phase_a
+    return Peak(acts.saved, acts.overhead, total, notes, acts.kv_cache, acts.logits)
 
 
 def saved_activations(
@@ -97,25 +103,26 @@ def saved_activations(
     assert tokens is not None, "shape mode needs a batch size and a sequence length"
     e = max(2.0, min(value_bytes, 4.0)) if not req.mixed_precision else 2.0
     if req.method == "inference":
-        return _inference(shape, e, tokens)
+        return _inference(shape, e, tokens, req.batch_size or 1)
     return _training(
         req, shape, e, tokens, n_train=n_train, adapter_bytes=adapter_bytes, train_bytes=train_bytes
     )
 
 
-def _inference(shape: ModelShape, e: float, tokens: int) -> Activations:
-    """One prefill: the KV cache and the logits of every position; one layer's temporaries pass by."""
-    h, V, f, L = shape.hidden, shape.vocab, shape.ffn, shape.layers
+def _inference(shape: ModelShape, e: float, tokens: int, batch: int) -> Activations:
+    """One prefill as ``generate()`` runs it: KV cache, the last position's logits, a layer's temporaries."""
+    h, V, f, L = shape.hidden, shape.vocab, shape.ffn * shape.active_experts, shape.layers
     kv_width = 2 * shape.kv * shape.d_head
     kv_cache = L * kv_width * e * tokens
-    # no_grad: a layer's temporaries live only inside it; the logits of every position at the end
+    # no_grad: a layer's temporaries live only inside it
     layer_tmp = (3 * f + 2 * h) * e * tokens
-    logits = V * e * tokens
+    # generate() asks for the last position only (logits_to_keep=1) and copies it to fp32
+    logits = V * (e + 4) * batch
     note = (
-        f"inference (prefill of {tokens} tokens): KV cache {kv_cache / GB:.3g} GB, "
-        f"logits of every position, one layer's temporaries"
+        f"inference (prefill of {tokens} tokens, as generate() runs it): KV cache {kv_cache / GB:.3g} GB, "
+        f"the last position's logits ({e:g}-byte + fp32 copy) per sequence, one layer's temporaries"
     )
-    return Activations(kv_cache + logits, layer_tmp, 0.0, (note,))
+    return Activations(kv_cache + logits, layer_tmp, 0.0, (note,), kv_cache, logits)
 
 
 def _training(
@@ -129,31 +136,56 @@ def _training(
     train_bytes: float,
 ) -> Activations:
     """Saved activations, transient overhead and head gradient at the start of backward."""
-    h, V, f = shape.hidden, shape.vocab, shape.ffn
+    h, V, f = shape.hidden, shape.vocab, shape.ffn * shape.active_experts
     n_layers, notes = _kept_layers(req.method, shape, n_train)
     per_layer = _saved_per_layer(req, shape, e, adapter_bytes)
     head_trains = req.method == "full"
-    head = 4 * V + (4 * h + 2 * e * h + 4 if head_trains else 0) + 16
-    # loss buffers at the start of backward: grads of the fp32 log-softmax output and of its input
-    loss_tmp = 8 * V
+    logits, loss_tmp, loss_note = loss_buffers(req.loss, shape, e)
+    head = logits + (4 * h + 2 * e * h + 4 if head_trains else 0) + 16
     # backward working memory of one layer (gradients of its activations); it runs after the loss
     # buffers are gone, so the two are not added
     bwd_tmp = (2 * f + 4 * h) * e
+    unit = e * h if req.gradient_checkpointing else per_layer
+    kept = n_layers
+    if req.activation_offloading:
+        # saved activations stream to CPU; the GPU keeps the layer in use and one in the stream buffer
+        kept = min(n_layers, 2)
+        notes += (
+            f"activation offloading: {n_layers - kept} layers' saved activations on the CPU, 2 on the GPU",
+        )
+    acts = (kept * unit + head) * tokens
     if req.gradient_checkpointing:
         # keep each layer's input; a layer is recomputed only once the head's buffers are freed
-        acts = (n_layers * e * h + head) * tokens
         overhead = max(loss_tmp, per_layer + bwd_tmp - head) * tokens
         notes += ("gradient checkpointing: one layer input per layer kept, one layer recomputed",)
     else:
-        acts = (n_layers * per_layer + head) * tokens
         overhead = max(loss_tmp, bwd_tmp) * tokens
     head_grad = V * h * train_bytes if head_trains else 0.0
     notes += (
         f"activations per token: {per_layer:,.0f} bytes per layer x {n_layers} layers"
-        f"{' (checkpointed)' if req.gradient_checkpointing else ''} + fp32 log-softmax over {V:,} tokens; "
-        "overhead: the loss gradients (8 x vocab bytes per token) or one layer's backward",
+        f"{' (checkpointed)' if req.gradient_checkpointing else ''} + {loss_note}; "
+        "overhead: the loss gradients or one layer's backward",
     )
-    return Activations(acts, overhead, head_grad, notes)
+    return Activations(acts, overhead, head_grad, notes, 0.0, logits * tokens)
+
+
+def loss_buffers(loss: str, shape: ModelShape, e: float) -> tuple[float, float, str]:
+    """Bytes per token of the logits kept for backward, of the loss's transient buffers, and what they are.
+
+    standard: HF's loss upcasts the logits and autograd keeps the fp32 log-softmax (4V); at the start of
+    backward the gradients of its output and input (8V) exist. chunked (torchtune's
+    CEWithChunkedOutputLoss, 8 chunks, the per-chunk loss compiled): the bf16 logits of every position
+    (eV) and one chunk's fp32 upcast (4V/8); in backward one chunk's fp32 gradients and its bf16 gradient
+    ((8 + e)V/8). fused (Liger's FusedLinearCrossEntropy; Cut Cross-Entropy keeps less): no logits; the
+    hidden state's gradient is computed in forward and kept (eh); a chunk of ~tokens x h / V positions
+    holds fp32 logits and their gradient, ~8h per token.
+    """
+    V, h = shape.vocab, shape.hidden
+    if loss == "chunked":
+        return e * V + 4 * V / 8, (8 + e) * V / 8, "bf16 logits and one of 8 fp32 chunks (chunked loss)"
+    if loss == "fused":
+        return e * h, 8 * h, "the hidden state's gradient (fused linear cross-entropy, no logits)"
+    return 4 * V, 8 * V, f"fp32 log-softmax over {V:,} tokens"
 
 
 def _kept_layers(method: str, shape: ModelShape, n_train: int) -> tuple[int, tuple[str, ...]]:
@@ -201,12 +233,13 @@ def _layer_saved_bytes(
     q, kv = shape.heads * shape.d_head, shape.kv * shape.d_head
     attn = e * (2 * q + 2 * kv) + 4 * shape.heads
     mlp_gated = shape.mlp == "gated"
+    k = shape.active_experts  # a token passes through k experts' MLPs
     if trainable_layer:
         norms = 2 * (4 * h + 2 * e * h + 4)
-        mlp = (4 if mlp_gated else 2) * e * f
+        mlp = (4 if mlp_gated else 2) * e * f * k
         return norms + attn + mlp
     norms = 2 * (4 * h + 4)
-    mlp = (3 if mlp_gated else 1) * e * f
+    mlp = (3 if mlp_gated else 1) * e * f * k
     inputs = {
         "q": ("n1", h),
         "k": ("n1", h),

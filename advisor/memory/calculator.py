@@ -35,13 +35,24 @@ from typing import Any
 
 from advisor.errors import UsageError
 from advisor.memory.activations import Peak, saved_activations, shape_mode_peak, source_mode_peak
+from advisor.memory.known_models import known_model, unknown_model_error
 from advisor.memory.request import OPTIMIZERS, MemoryRequest
 from advisor.memory.result import MemoryEstimate
-from advisor.memory.shapes import ModelShape, lora_trainable_params, shape_from_config
+from advisor.memory.shapes import (
+    MLP_TARGETS,
+    ModelShape,
+    lora_matrix_outputs,
+    lora_trainable_params,
+    shape_from_config,
+)
 from advisor.memory.units import (
+    INT8_ROW_SCALE_BYTES,
+    NF2_BYTES_PER_PARAM,
+    NF2_NO_DQ_BYTES_PER_PARAM,
     NF4_BYTES_PER_PARAM,
     NF4_NO_DQ_BYTES_PER_PARAM,
     looks_like_size,
+    parse_param_count,
     parse_size,
     precision_bytes,
     to_int,
@@ -65,6 +76,8 @@ class Model:
         return (
             f"shape: {s.layers} layers, hidden {s.hidden}, {s.heads} heads "
             f"({s.kv} kv), MLP {s.ffn} {s.mlp}, vocab {s.vocab}"
+            + (f", head_dim {s.head_dim}" if s.head_dim else "")
+            + (f", {s.experts} experts ({s.active_experts} active per token)" if s.experts > 1 else "")
             + (", tied embeddings" if s.tie_embeddings else ""),
         )
 
@@ -116,6 +129,12 @@ def estimate(
     adapter_precision: str | None = None,
     matrix: tuple[int, int] | None = None,
     double_quant: bool = True,
+    loss: str = "standard",
+    activation_offloading: bool = False,
+    optimizer_in_backward: bool = False,
+    kbit_upcast: bool | None = None,
+    gpus: int = 1,
+    sharding: str = "none",
 ) -> MemoryEstimate:
     """Estimate memory for running or fine-tuning a model. See the module docstring for the two modes.
 
@@ -139,6 +158,12 @@ def estimate(
         adapter_precision=adapter_precision,
         matrix=matrix,
         double_quant=double_quant,
+        loss=loss,
+        activation_offloading=activation_offloading,
+        optimizer_in_backward=optimizer_in_backward,
+        kbit_upcast=kbit_upcast,
+        gpus=gpus,
+        sharding=sharding,
     )
     return calculate(request)
 
@@ -149,10 +174,12 @@ def calculate(req: MemoryRequest) -> MemoryEstimate:
     prec = precisions(req, model)
     train = trainable_params(req, model)
     w = weights(req, model, train.count, prec)
-    grads = gradients(req, train.count, w.train_bytes)
-    opt, opt_notes = optimizer_states(req, train.count, w.state_bytes)
+    grads, grad_notes = gradients(req, train.count, w.train_bytes, model)
+    opt, opt_notes = optimizer_states(req, train.count, w.state_bytes, model)
+    w, grads, opt, shard_notes = shard(req, model, w, grads, opt)
     top = peak(req, model, prec, train.count, w, gradient_bytes=grads, optimizer_bytes=opt)
     adapter_info, adapter_notes = adapter_storage(req, model.n_params, train.lora)
+    notes = [*model.notes, *train.notes, *w.notes, *grad_notes, *opt_notes, *shard_notes, *top.notes]
     return MemoryEstimate(
         total_params=int(model.n_params),
         trainable_params=int(train.count),
@@ -162,7 +189,11 @@ def calculate(req: MemoryRequest) -> MemoryEstimate:
         optimizer_bytes=to_int(opt),
         overhead_bytes=to_int(top.overhead),
         total_bytes=to_int(top.total),
-        assumptions=[*model.notes, *train.notes, *w.notes, *opt_notes, *top.notes, *adapter_notes],
+        kv_cache_bytes=to_int(top.kv_cache),
+        logits_bytes=to_int(top.logits),
+        gpus=req.gpus,
+        sharding=req.sharding,
+        assumptions=[*notes, *adapter_notes],
         method=req.method,
         precision=req.precision,
         adapters=adapter_info,
@@ -175,7 +206,7 @@ def resolve_model(req: MemoryRequest) -> Model:
     """The shape (read from a config when ``spec`` is a path) and the parameter count."""
     shape, params = _spec_shape_and_params(req)
     if params is not None:
-        n_params = parse_size(params, "parameter count")
+        n_params = parse_param_count(params, "parameter count")
         if n_params == 0:
             raise UsageError("parameter count must be positive")
         if shape is not None:
@@ -197,10 +228,23 @@ def _spec_shape_and_params(req: MemoryRequest) -> tuple[ModelShape | None, int |
     if isinstance(spec, ModelShape):
         return spec, req.params
     if isinstance(spec, str | Path) and not looks_like_size(spec):
-        return shape_from_config(spec), req.params
+        return _named_or_path_shape(spec), req.params
     if spec is not None and req.params is None:
         return None, spec
     return None, req.params
+
+
+def _named_or_path_shape(spec: str | Path) -> ModelShape:
+    """A config / model folder / .gguf when the path exists, else a model the table knows by name."""
+    text = str(spec)
+    if Path(text).expanduser().exists():
+        return shape_from_config(spec)
+    shape = known_model(text)
+    if shape is not None:
+        return shape
+    if isinstance(spec, Path) or text.startswith((".", "/", "~")) or text.endswith((".json", ".gguf")):
+        return shape_from_config(spec)  # a path that is not there: "no such file or folder"
+    raise unknown_model_error(text)
 
 
 def precisions(req: MemoryRequest, model: Model) -> Precisions:
@@ -253,6 +297,14 @@ def _trainable_count(req: MemoryRequest, model: Model, lora_n: int) -> tuple[int
         return n_params, ()
     if method == "partial":
         return _partial_count(req, n_params)
+    if req.method == "dora":
+        shape = model.shape or ModelShape.guess(n_params)
+        mags = lora_matrix_outputs(shape, req.target_names)
+        return lora_n + mags, (
+            f"DoRA r={req.rank} on {','.join(req.target_names)}: LoRA's (d_in + d_out) x r plus a magnitude "
+            f"vector of d_out per adapted matrix ({mags:,}); activations counted as LoRA's "
+            "(DoRA's weight-norm temporaries not modelled)",
+        )
     if req.peft_like:
         return lora_n, (f"LoRA r={req.rank} on {','.join(req.target_names)}: (d_in + d_out) x r per matrix",)
     if req.trainable is not None:
@@ -306,7 +358,7 @@ def _stored_weights(
 ) -> tuple[float, float, Notes]:
     """(weight bytes, bytes per trainable value, notes) before any fp32 master copy."""
     M, A, n_params = prec.value, prec.adapter, model.n_params
-    if req.method == "qlora":
+    if req.quantised_base:
         return _qlora_weights(req, model, n_train, prec), A, (_qlora_note(req, prec),)
     if req.peft_like or (req.method in ("ia3", "prefix-tuning", "prompt-tuning") and n_train):
         return n_params * M + n_train * A, A, ()
@@ -314,41 +366,154 @@ def _stored_weights(
 
 
 def _qlora_weights(req: MemoryRequest, model: Model, n_train: int, prec: Precisions) -> float:
-    """Decoder linears in NF4, embeddings and norms at 16 bits (or more), adapters at their precision."""
+    """Decoder linears quantised, embeddings and norms at 16 bits (fp32 when upcast), adapters at theirs."""
     n_params = model.n_params
     s = model.shape or ModelShape.guess(n_params)
-    linear = min(n_params, s.layers * sum(a * b for a, b in s.matrices().values()))
-    return linear * _nf4_bytes(req) + (n_params - linear) * _qlora_base_bytes(prec) + n_train * prec.adapter
+    linear = min(n_params, s.layers * s.linear_params())
+    quant = linear * _quant_bytes(req)
+    if _quant_kind(req) == "int8":
+        # one fp32 scale per output row of every quantised matrix
+        rows = sum(b * (s.experts if n in MLP_TARGETS else 1) for n, (_a, b) in s.matrices().items())
+        quant += INT8_ROW_SCALE_BYTES * s.layers * rows
+    return quant + (n_params - linear) * _qlora_base_bytes(req, prec) + n_train * prec.adapter
 
 
-def _nf4_bytes(req: MemoryRequest) -> float:
+def _quant_kind(req: MemoryRequest) -> str:
+    """How the base's linears are stored: nf4 (QLoRA's default), int8, fp8 or nf2."""
+    p = req.precision
+    if p in ("int8", "fp8"):
+        return p
+    if p in ("nf2", "int2"):
+        return "nf2"
+    return "nf4"
+
+
+def _quant_bytes(req: MemoryRequest) -> float:
+    """Bytes per quantised weight, block scales included (int8's row scales are added per matrix)."""
+    kind = _quant_kind(req)
+    if kind in ("int8", "fp8"):
+        return 1.0
+    if kind == "nf2":
+        return NF2_BYTES_PER_PARAM if req.double_quant else NF2_NO_DQ_BYTES_PER_PARAM
     return NF4_BYTES_PER_PARAM if req.double_quant else NF4_NO_DQ_BYTES_PER_PARAM
 
 
-def _qlora_base_bytes(prec: Precisions) -> float:
+def _qlora_base_bytes(req: MemoryRequest, prec: Precisions) -> float:
+    """The unquantised parameters: fp32 after prepare_model_for_kbit_training, else 16-bit (or more)."""
+    if req.upcast:
+        return 4.0
     return prec.value if prec.value >= 2 else 2
 
 
 def _qlora_note(req: MemoryRequest, prec: Precisions) -> str:
+    kind = _quant_kind(req)
+    scales = {
+        "nf4": f"4 bits + {'double-quantised ' if req.double_quant else ''}absmax per 64",
+        "nf2": f"2 bits + {'double-quantised ' if req.double_quant else ''}absmax per 64 (assumed as NF4's)",
+        "int8": "LLM.int8: 1 byte + an fp32 scale per output row",
+        "fp8": "1 byte, per-tensor scale",
+    }[kind]
+    base = _qlora_base_bytes(req, prec)
+    upcast = " (prepare_model_for_kbit_training upcasts them to fp32)" if req.upcast else ""
     return (
-        f"QLoRA: decoder linears in NF4 at {_nf4_bytes(req):.4f} bytes/param (4 bits + "
-        f"{'double-quantised ' if req.double_quant else ''}absmax per 64), embeddings and norms at "
-        f"{_qlora_base_bytes(prec):g} bytes, adapters at {prec.adapter:g} bytes"
+        f"{'QLoRA' if req.method == 'qlora' else req.method + ' on a quantised base'}: decoder linears in "
+        f"{kind} at {_quant_bytes(req):.4f} bytes/param ({scales}), embeddings, norms and lm_head at "
+        f"{base:g} bytes{upcast}, adapters at {prec.adapter:g} bytes"
     )
 
 
-def gradients(req: MemoryRequest, n_train: int, train_bytes: float) -> float:
-    """One gradient per trainable value, at its width; none for inference."""
-    return n_train * train_bytes if req.training else 0
+def gradients(req: MemoryRequest, n_train: int, train_bytes: float, model: Model) -> tuple[float, Notes]:
+    """One gradient per trainable value, at its width; none for inference.
 
-
-def optimizer_states(req: MemoryRequest, n_train: int, state_bytes: float) -> tuple[float, Notes]:
-    """k states per trainable parameter (0 SGD, 1 momentum, 2 Adam), at 1 byte for adamw-8bit."""
+    With the optimizer in backward each parameter is stepped (and its gradient freed) as soon as its
+    gradient is ready: only the largest single parameter's gradient is counted.
+    """
     if not req.training:
         return 0, ()
+    if not req.optimizer_in_backward:
+        return n_train * train_bytes, ()
+    largest = min(n_train, _largest_trainable(req, model))
+    note = (
+        f"optimizer in backward: gradients freed as each parameter steps; the largest ({largest:,}) counted"
+    )
+    return largest * train_bytes, (note,)
+
+
+def _largest_trainable(req: MemoryRequest, model: Model) -> int:
+    """Elements of the largest trainable parameter tensor."""
+    s = model.shape or ModelShape.guess(model.n_params)
+    if req.peft_like:
+        mats = s.matrices()
+        return max(
+            (max(mats[t]) * req.rank for t in req.target_names if t in mats), default=s.hidden * req.rank
+        )
+    if req.method in ("full", "partial"):
+        return s.largest_param() if req.method == "full" else max(a * b for a, b in s.matrices().values())
+    return s.hidden if req.method == "bitfit" else max(s.ffn, s.hidden)
+
+
+def optimizer_states(
+    req: MemoryRequest, n_train: int, state_bytes: float, model: Model | None = None
+) -> tuple[float, Notes]:
+    """k states per trainable parameter (0 SGD, 1 momentum/Lion, 2 Adam), at 1 byte for the 8-bit ones."""
+    if not req.training:
+        return 0, ()
+    if req.optimizer == "adafactor":
+        return _adafactor_states(req, n_train, state_bytes, model)
     k, fixed = OPTIMIZERS[req.optimizer]
     opt = n_train * k * (fixed if fixed is not None else state_bytes)
-    return opt, (f"{req.optimizer}: {k} state(s) per trainable parameter" + (" at 1 byte" if fixed else ""),)
+    note = f"{req.optimizer}: {k} state(s) per trainable parameter" + (
+        f" at {fixed:g} byte(s)" if fixed else ""
+    )
+    if req.optimizer.startswith("paged-"):
+        note += "; paging to CPU memory only absorbs spikes, the states' bytes are the same as unpaged"
+    return opt, (note,)
+
+
+def _adafactor_states(
+    req: MemoryRequest, n_train: int, state_bytes: float, model: Model | None
+) -> tuple[float, Notes]:
+    """Adafactor (HF defaults, no first moment): a row and a column second moment per matrix, a full one
+    per vector. Full fine-tuning counts (rows + cols) per matrix and 1x per norm vector; adapters
+    (LoRA's A and B) count (rows + cols) each; other methods' vectors 1x."""
+    s = (model.shape if model else None) or ModelShape.guess(model.n_params if model else n_train)
+    mats = s.matrices()
+    if req.method == "full":
+        per_layer = sum(a + b for a, b in mats.values()) + s.norms_per_layer * s.hidden
+        n = s.layers * per_layer + (s.vocab + s.hidden) * (1 if s.tie_embeddings else 2) + s.hidden
+    elif req.peft_like:
+        n = s.layers * sum(mats[t][0] + mats[t][1] + 2 * req.rank for t in req.target_names if t in mats)
+    elif req.method == "partial":
+        n = n_train * 2 // max(1, s.hidden)  # matrices about h wide: rows + cols ~ 2 n / h
+    else:
+        n = n_train
+    n = min(n, n_train)
+    return n * state_bytes, (f"adafactor: factored second moment, {n:,} state values (no first moment)",)
+
+
+def shard(
+    req: MemoryRequest, model: Model, w: Weights, grads: float, opt: float
+) -> tuple[Weights, float, float, Notes]:
+    """Per-GPU bytes: zero1 splits optimizer states over the GPUs, zero2 also gradients, zero3/fsdp also
+    weights (plus one layer's gathered weights); activations are never split."""
+    n, how = req.gpus, req.sharding
+    if n <= 1 or how == "none":
+        note = f"{n} GPUs, no sharding: every GPU holds a full replica (DDP)" if n > 1 else ""
+        return w, grads, opt, (note,) if note else ()
+    opt = opt / n
+    if how in ("zero2", "zero3", "fsdp"):
+        grads = grads / n
+    bytes_ = w.bytes
+    if how in ("zero3", "fsdp"):
+        s = model.shape or ModelShape.guess(model.n_params)
+        per_value = w.bytes / max(1, model.n_params)
+        gathered = s.layer_params() * per_value
+        bytes_ = w.bytes / n + gathered
+    parts = {"zero1": "optimizer states", "zero2": "optimizer states and gradients"}.get(
+        how, "optimizer states, gradients and weights (plus one layer's weights gathered)"
+    )
+    note = f"per GPU of {n}: {how} splits the {parts}; activations are not split"
+    return replace(w, bytes=bytes_), grads, opt, (note,)
 
 
 # --- activations and the total -----------------------------------------------------------------------

@@ -24,6 +24,12 @@ class MemoryEstimate:
     optimizer_bytes: int
     overhead_bytes: int
     total_bytes: int
+    #: parts of activations_bytes: the KV cache (inference) and the logits / loss inputs kept (0: none)
+    kv_cache_bytes: int = 0
+    logits_bytes: int = 0
+    #: the byte counts are per GPU: of ``gpus``, split as ``sharding`` says
+    gpus: int = 1
+    sharding: str = "none"
     assumptions: list[str] = field(default_factory=list)
     method: str = "full"
     precision: str = "bf16"

@@ -15,6 +15,8 @@ from advisor.errors import InputError, UsageError, did_you_mean
 
 #: the linears of a decoder layer that LoRA can adapt
 TARGETS = ("q", "k", "v", "o", "gate", "up", "down")
+#: the MLP's linears (one set per expert in a mixture of experts)
+MLP_TARGETS = ("gate", "up", "down")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,15 @@ class ModelShape:
     name: str = ""
     #: the exact count when known (a .gguf's tensors); else it is computed from the shape
     params_override: int | None = None
+    #: mixture of experts: each layer holds ``experts`` MLPs (and a router), a token uses ``experts_active``
+    experts: int = 1
+    experts_active: int | None = None
+    #: biases on q, k, v (Qwen2), norms per layer (Gemma 2/3: 4), RMSNorm on q and k per head (Gemma 3)
+    qkv_bias: bool = False
+    norms_per_layer: int = 2
+    qk_norm: bool = False
+    #: parameters outside the decoder (a vision tower): counted in the weights, never in activations
+    extra_params: int = 0
 
     @property
     def kv(self) -> int:
@@ -72,16 +83,40 @@ class ModelShape:
             mats["gate"] = (h, f)
         return mats
 
+    @property
+    def active_experts(self) -> int:
+        """MLPs a token passes through (1 for a dense model)."""
+        return min(self.experts, self.experts_active or self.experts) if self.experts > 1 else 1
+
+    def linear_params(self) -> int:
+        """Weights of one layer's linears, every expert's MLP included (what QLoRA quantises)."""
+        total = 0
+        for name, (a, b) in self.matrices().items():
+            total += a * b * (self.experts if name in MLP_TARGETS else 1)
+        return total
+
     def layer_params(self) -> int:
-        return sum(a * b for a, b in self.matrices().values()) + 2 * self.hidden
+        h = self.hidden
+        extra = self.norms_per_layer * h
+        if self.qkv_bias:
+            extra += (self.heads + 2 * self.kv) * self.d_head
+        if self.qk_norm:
+            extra += 2 * self.d_head
+        if self.experts > 1:
+            extra += h * self.experts  # the router
+        return self.linear_params() + extra
 
     def embedding_params(self) -> int:
         return self.vocab * self.hidden * (1 if self.tie_embeddings else 2)
 
+    def largest_param(self) -> int:
+        """Elements of the largest single parameter tensor (the embedding, or the widest linear)."""
+        return max([self.vocab * self.hidden, *(a * b for a, b in self.matrices().values())])
+
     def params(self) -> int:
         if self.params_override:
             return self.params_override
-        return self.layers * self.layer_params() + self.embedding_params() + self.hidden
+        return self.layers * self.layer_params() + self.embedding_params() + self.hidden + self.extra_params
 
     @classmethod
     def guess(cls, params: int) -> ModelShape:
@@ -135,14 +170,20 @@ def _shape_from_hf(cfg: dict[str, Any], name: str) -> ModelShape:
         raise InputError(f"config of {name} lacks hidden_size / num_hidden_layers / num_attention_heads")
     model_type = str(cfg.get("model_type", ""))
     plain = model_type in {"gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon", "phi"}
+    gemma = model_type.startswith(("gemma2", "gemma3"))
     return ModelShape(
+        experts=int(get("num_local_experts", "num_experts", default=1) or 1),
+        experts_active=get("num_experts_per_tok"),
+        qkv_bias=bool(get("attention_bias", default=model_type.startswith("qwen2"))),
+        norms_per_layer=4 if gemma else 2,
+        qk_norm=model_type.startswith("gemma3"),
         layers=int(layers),
         hidden=int(hidden),
         heads=int(heads),
         kv_heads=get("num_key_value_heads", "n_head_kv", "num_kv_heads"),
         intermediate=get("intermediate_size", "n_inner", "ffn_dim"),
         vocab=int(get("vocab_size", default=32000)),
-        tie_embeddings=bool(get("tie_word_embeddings", default=model_type == "gpt2")),
+        tie_embeddings=bool(get("tie_word_embeddings", default=model_type == "gpt2" or gemma)),
         head_dim=get("head_dim"),
         mlp="plain" if plain else "gated",
         name=name,
@@ -209,5 +250,18 @@ def parse_targets(targets: str | Iterable[str]) -> tuple[str, ...]:
 def lora_trainable_params(shape: ModelShape, rank: int, targets: str | Iterable[str] = "q,k,v,o") -> int:
     """Sum over adapted matrices of (d_in + d_out) x r, for every layer (LoRA paper, source 7.4)."""
     mats = shape.matrices()
-    per_layer = sum((mats[t][0] + mats[t][1]) * rank for t in parse_targets(targets) if t in mats)
+    per_layer = sum(
+        (mats[t][0] + mats[t][1]) * rank * (shape.experts if t in MLP_TARGETS else 1)
+        for t in parse_targets(targets)
+        if t in mats
+    )
+    return shape.layers * per_layer
+
+
+def lora_matrix_outputs(shape: ModelShape, targets: str | Iterable[str]) -> int:
+    """Sum of d_out over the adapted matrices of every layer: DoRA's magnitude vectors."""
+    mats = shape.matrices()
+    per_layer = sum(
+        mats[t][1] * (shape.experts if t in MLP_TARGETS else 1) for t in parse_targets(targets) if t in mats
+    )
     return shape.layers * per_layer

@@ -123,6 +123,8 @@ def predict(shape: ModelShape, method: str, batch: int, seq: int, gc_on: bool):
         rank=8,
         targets="q,k,v,o",
         gradient_checkpointing=gc_on,
+        # this benchmark loads the 4-bit base without prepare_model_for_kbit_training (no fp32 upcast)
+        kbit_upcast=False,
     )
 
 
