@@ -65,8 +65,9 @@ def test_pyproject_ships_the_package_data_and_splits_the_extras():
     extras = project["project"]["optional-dependencies"]
     assert {"train", "bench", "all"} <= set(extras)
     data = project["tool"]["setuptools"]["package-data"]
-    assert "suites/*.toml" in data["advisor.bench"]
-    assert any("task.yaml.in" in pattern for pattern in data["advisor_plugins.tasks"])
+    assert "*.toml" in data["advisor.bench.suites"]
+    for task in ("fictional_qa", "json_extract", "instruction_following"):
+        assert "task.yaml.in" in data[f"advisor_plugins.tasks.{task}"]
 
 
 @pytest.mark.parametrize(
