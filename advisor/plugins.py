@@ -68,10 +68,6 @@ HOOK_PATHS = {
     "advisor_register_commands": "cli",
 }
 
-#: The order techniques are listed in: cheapest family first.
-KIND_ORDER = ("prompting", "retrieval", "peft", "full", "merge")
-
-
 def blocked_names(env: dict[str, str] | None = None) -> set[str]:
     raw = (env if env is not None else os.environ).get(DISABLE_ENV, "")
     return {name.strip() for name in raw.split(",") if name.strip()}
@@ -127,7 +123,7 @@ class Registry:
 
     @cached_property
     def techniques(self) -> dict[str, Technique]:
-        from advisor.train.technique import Technique
+        from advisor.train.technique import KINDS, Technique
 
         def check(obj: Any) -> str | None:
             return (
@@ -135,7 +131,7 @@ class Registry:
             )
 
         found = self._named("advisor_register_techniques", "technique", check)
-        order = {kind: i for i, kind in enumerate(KIND_ORDER)}
+        order = {kind: i for i, kind in enumerate(KINDS)}  # cheapest family first
         names = list(found)
         return dict(
             sorted(found.items(), key=lambda kv: (order.get(kv[1].kind, len(order)), names.index(kv[0])))
