@@ -6,8 +6,8 @@ and keeps what was registered, checked against the protocols of ``advisor.api``;
 the process's registry (the CLI puts it in click's ``ctx.obj`` and passes it on to diagnose, run and
 bench).
 
-Precedence is explicit: the built-ins come first, then installed plugins in the order pluggy lists them
-(``tryfirst``/``trylast`` respected), then later wins where later can win (a rule with an existing id
+Precedence is explicit: the built-ins come first, then installed plugins (loaded in entry-point name
+order; ``tryfirst``/``trylast`` respected), then later wins where later can win (a rule with an existing id
 replaces it; a command with an existing name replaces it). Two plugins registering a reader, detector,
 technique or task of the same name is an error that names both plugins.
 """
@@ -68,6 +68,7 @@ HOOK_PATHS = {
     "advisor_register_commands": "cli",
 }
 
+
 def blocked_names(env: dict[str, str] | None = None) -> set[str]:
     raw = (env if env is not None else os.environ).get(DISABLE_ENV, "")
     return {name.strip() for name in raw.split(",") if name.strip()}
@@ -86,15 +87,7 @@ def get_plugin_manager(
     for name in blocked_names():
         pm.set_blocked(name)
     if load_entry_points:
-        try:
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        except AdvisorError:
-            raise
-        except Exception as exc:  # an installed plugin that does not import: say so in one line
-            raise PluginError(
-                f"an installed plugin (entry-point group {ENTRY_POINT_GROUP!r}) failed to load: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+        _load_entry_points(pm)
     for module_name in builtins:
         if pm.is_blocked(module_name):
             continue
@@ -104,6 +97,22 @@ def get_plugin_manager(
     except pluggy.PluginValidationError as exc:
         raise PluginError(str(exc)) from exc
     return pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    """Load the installed plugins one entry point at a time, so that a broken one is named."""
+    from importlib.metadata import entry_points
+
+    for name in sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}):
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+        except AdvisorError:
+            raise
+        except Exception as exc:  # an installed plugin that does not import: say which, in one line
+            raise PluginError(
+                f"the installed plugin {name!r} failed to load: {type(exc).__name__}: {exc} "
+                f"(uninstall it, or set {DISABLE_ENV}={name})"
+            ) from exc
 
 
 class Registry:

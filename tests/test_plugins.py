@@ -214,6 +214,18 @@ def test_every_hook_is_tested_through_an_entry_point():
         assert callable(globals()[test])
 
 
+def test_a_plugin_that_fails_to_import_is_named(tmp_path, monkeypatch):
+    (tmp_path / "broken_plugin.py").write_text("import vllm_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(fake_dist(tmp_path / "site", "advisor-broken", "broken_plugin")))
+    with pytest.raises(
+        PluginError, match="the installed plugin 'advisor-broken' failed to load: ModuleNotFound"
+    ):
+        get_plugin_manager()
+    monkeypatch.setenv("ADVISOR_DISABLE_PLUGINS", "advisor-broken")
+    assert get_plugin_manager().get_plugin("advisor-broken") is None  # the way out the message names
+
+
 def test_entry_point_reader_and_detector(everything):
     _, log = everything
     report = _json("diagnose", log, "--json")
