@@ -38,7 +38,7 @@ def test_diagnose_json_schema(run, tmp_path):
     result = run("diagnose", log, "--json")
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
-    assert set(out) == {"summary", "records", "recommendations", "advice"}
+    assert set(out) == {"summary", "records", "recommendations", "plans", "advice"}
     assert out["summary"]["total"] == 4 and out["summary"]["failed"] == 3 and out["summary"]["skipped"] == 0
     assert out["summary"]["verdicts"] == {"behaviour": 0, "factual": 2, "format": 1}
     rec = out["records"][0]

@@ -24,6 +24,30 @@ def test_examples_lists_the_bundled_log_inside_the_package(run):
     assert report["summary"]["reader"] == "lm-eval" and report["recommendations"]
 
 
+def test_a_log_with_several_tasks_gets_a_plan_per_task(run):
+    """A factual task and a format task get different first steps (the quick suite measured why)."""
+    folder = run("examples", "lm-eval-smollm2").stdout.strip()
+    report = json.loads(run("diagnose", folder, "--params", "135M", "--json").stdout)
+    plans = report["plans"]
+    assert set(plans) == {"fictional_qa", "json_extract", "instruction_following"}
+
+    def first_beyond_prompting(task):
+        return next(r for r in plans[task] if r["kind"] != "prompting")
+
+    assert first_beyond_prompting("fictional_qa")["technique"] == "bm25-rag"
+    assert first_beyond_prompting("json_extract")["kind"] == "peft"
+    assert "Plan per task" in run("diagnose", folder).stdout
+
+
+def test_a_single_task_log_has_no_separate_plan(run, tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text(
+        json.dumps({"prompt": "Capital of Velmora?", "output": "Oslo", "reference": "Tarn"}) + "\n"
+    )
+    report = json.loads(run("diagnose", log, "--json").stdout)
+    assert report["plans"] == {} and report["recommendations"]
+
+
 def test_examples_unknown_name_suggests(tmp_path):
     from click.testing import CliRunner
 

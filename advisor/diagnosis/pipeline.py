@@ -41,6 +41,8 @@ class Report:
     advice: list[dict]
     skipped: list[tuple[str, int, str]]
     warnings: list[str] = field(default_factory=list)
+    #: a log with several tasks: the ranked recommendations of each failing task, by task
+    plans: dict[str, list[Recommendation]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         summary = self.profile.summary()
@@ -50,6 +52,7 @@ class Report:
             "summary": summary,
             "records": [d.to_json() for d in self.records],
             "recommendations": [r.to_json() for r in self.recommendations],
+            "plans": {task: [r.to_json() for r in recs] for task, recs in self.plans.items()},
             "advice": self.advice,
         }
 
@@ -133,11 +136,17 @@ def run(request: Request, registry: Any = None) -> Report:
 
         corpus = CorpusIndex.from_path(request.corpus)
     profile = Profile(examples_per_class=request.examples)
+    corpus_by_task: dict[str, list[int]] = {}  # task -> [checked, retrievable], for the per-task plans
     kept: list[Diagnosis] = []
     options = Options(metric=request.metric, threshold=request.threshold)
     for d in diagnose(records, detectors, options):
         if corpus is not None and d.verdict is FailureClass.FACTUAL and d.record.reference:
-            _check_corpus(corpus, d, profile)
+            retrievable = _check_corpus(corpus, d)
+            profile.corpus_checked += 1
+            profile.retrievable += retrievable
+            checked = corpus_by_task.setdefault(d.record.task or "-", [0, 0])
+            checked[0] += 1
+            checked[1] += retrievable
         profile.add(d)
         if request.keep_records:
             kept.append(d)
@@ -160,22 +169,38 @@ def run(request: Request, registry: Any = None) -> Report:
     )
     flat = R.enrich(profile.flat(), ctx, dict(profile.subtypes))
     recs, advice = R.recommend(flat, rules, ctx)
-    return Report(reader.name, profile, kept, recs, advice, read_ctx.skipped, registry.warnings())
+    plans = task_plans(profile, corpus_by_task, rules, ctx) if len(profile.tasks) > 1 else {}
+    return Report(reader.name, profile, kept, recs, advice, read_ctx.skipped, registry.warnings(), plans)
 
 
-def _check_corpus(corpus: Any, d: Diagnosis, profile: Profile) -> None:
+def task_plans(
+    profile: Profile, corpus_by_task: dict[str, list[int]], rules: list[R.Rule], ctx: R.Context
+) -> dict[str, list[Recommendation]]:
+    """The same rules on each failing task's own profile: a factual task and a format task get different
+    first steps, where the log-wide ranking follows only the largest class."""
+    plans = {}
+    for task in sorted(profile.tasks):
+        task_profile = profile.for_task(task)
+        if task_profile.failed:
+            task_profile.corpus_checked, task_profile.retrievable = corpus_by_task.get(task, (0, 0))
+            flat = R.enrich(task_profile.flat(), ctx, dict(task_profile.subtypes))
+            plans[task] = R.recommend(flat, rules, ctx)[0]
+    return plans
+
+
+def _check_corpus(corpus: Any, d: Diagnosis) -> bool:
+    """Whether the reference of a factual failure is in the top BM25 passages; the evidence says so."""
     from advisor.diagnosis.corpus import question_of
 
-    profile.corpus_checked += 1
     hit = corpus.find(question_of(d.record.prompt), d.record.reference)
     if hit:
-        profile.retrievable += 1
         rank, doc = hit
         d.evidence.append(
             f"the reference is in BM25 passage #{rank} of the corpus ({doc}): RAG can supply it"
         )
-    else:
-        d.evidence.append("the reference is not in the top BM25 passages of the corpus")
+        return True
+    d.evidence.append("the reference is not in the top BM25 passages of the corpus")
+    return False
 
 
 _FAIL_ON_RE = re.compile(r"^\s*(factual|behaviour|behavior|format|failed)\s*(>=|>)\s*([\d.]+%?)\s*$")

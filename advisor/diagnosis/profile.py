@@ -43,12 +43,24 @@ class Profile:
                 per_task["none"] += 1
             return
         v = d.verdict.value
+        subtype = f"{v}/{d.subtype}"
         self.verdicts[v] += 1
-        self.subtypes[f"{v}/{d.subtype}"] += 1
+        self.subtypes[subtype] += 1
         per_task[v] += 1
+        per_task[subtype] += 1  # "class/subtype" keys: what a per-task plan needs (for_task)
         bucket = self.examples.setdefault(v, [])
         if len(bucket) < self.examples_per_class:
             bucket.append(d)
+
+    def for_task(self, task: str) -> Profile:
+        """The counts of one task as a profile of its own (no examples), for a per-task plan."""
+        counts = self.tasks[task]
+        p = Profile(examples_per_class=0, passed=counts["none"], unjudged=counts["unjudged"])
+        p.tasks = {task: Counter({k: n for k, n in counts.items() if "/" not in k})}
+        p.verdicts = Counter({c.value: counts[c.value] for c in PRECEDENCE if counts[c.value]})
+        p.subtypes = Counter({k: n for k, n in counts.items() if "/" in k})
+        p.total = p.passed + p.unjudged + p.failed
+        return p
 
     @property
     def failed(self) -> int:

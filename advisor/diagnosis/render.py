@@ -18,6 +18,7 @@ def render(report: Report, console: Console) -> None:
     """The whole report: counts, failures by class and subtype, examples, recommendations, advice."""
     _counts(report, console)
     _class_table(report.profile, console)
+    _plans(report, console)
     _subtype_table(report.profile, console)
     _corpus_check(report.profile, console)
     _examples(report.profile, console)
@@ -99,8 +100,22 @@ def _example(d: Diagnosis, cls: str, console: Console) -> None:
         console.print(f"    - {ev}", highlight=False)
 
 
+def _plans(report: Report, console: Console, top: int = 3) -> None:
+    """Several tasks: each failing task's own first steps, before the log-wide ranking."""
+    if not report.plans:
+        return
+    console.print("\n[bold]Plan per task[/] (the same rules on each task's own failures)")
+    for task, recs in report.plans.items():
+        dominant = report.profile.for_task(task).flat()["dominant"]  # the class the rules read
+        steps = ", ".join(f"{r.rank}. {r.technique}" for r in recs[:top]) or "no recommendation"
+        console.print(
+            f"  [bold]{task}[/] ([{_COLOURS[dominant]}]mostly {dominant}[/]): {steps}", highlight=False
+        )
+    console.print()
+
+
 def _recommendations(report: Report, console: Console) -> None:
-    console.print("\n[bold]Recommendations[/]")
+    console.print("\n[bold]Recommendations[/]" + (" for the whole log" if report.plans else ""))
     if not report.recommendations:
         console.print("  none: every sample passed.")
     for rec in report.recommendations:
