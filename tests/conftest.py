@@ -9,6 +9,29 @@ from click.testing import CliRunner
 from advisor.cli import cli
 from advisor.plugins import Registry, get_plugin_manager, set_registry
 
+#: every technique the built-in plugins register (the issue's list)
+BUILTIN_TECHNIQUES = frozenset(
+    [
+        "prompting",
+        "few-shot",
+        "bm25-rag",
+        "embedding-rag",
+        "lora",
+        "qlora",
+        "ia3",
+        "prefix-tuning",
+        "prompt-tuning",
+        "p-tuning",
+        "bitfit",
+        "partial-ft",
+        "full-ft",
+        "merge-linear",
+        "merge-slerp",
+        "merge-ties",
+        "merge-concat",
+    ]
+)
+
 
 @pytest.fixture
 def pm():

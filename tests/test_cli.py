@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import write_jsonl
+from tests.conftest import BUILTIN_TECHNIQUES, write_jsonl
 from tests.test_readers import make_lmeval_folder
 
 ROWS = [
@@ -225,26 +225,7 @@ def test_run_bad_input_one_line_exit_2(run, args, message):
 
 def test_techniques_json_lists_every_technique_with_requirements(run):
     rows = {r["name"]: r for r in json.loads(run("techniques", "--json").stdout)}
-    expected = {
-        "prompting",
-        "few-shot",
-        "bm25-rag",
-        "embedding-rag",
-        "lora",
-        "qlora",
-        "ia3",
-        "prefix-tuning",
-        "prompt-tuning",
-        "p-tuning",
-        "bitfit",
-        "partial-ft",
-        "full-ft",
-        "merge-linear",
-        "merge-slerp",
-        "merge-ties",
-        "merge-concat",
-    }
-    assert expected <= set(rows)
+    assert set(rows) >= BUILTIN_TECHNIQUES
     assert rows["qlora"]["requires"] == ["cuda"] and rows["lora"]["requires"] == []
     assert rows["merge-concat"]["kind"] == "merge" and "r1" in rows["merge-concat"]["defaults"]
 

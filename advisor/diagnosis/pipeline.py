@@ -33,6 +33,14 @@ class Request:
 
 
 @dataclass
+class TaskPlan:
+    """One task's own ranking: the rules run on that task's counts alone."""
+
+    dominant: str  # the largest failure class of the task, as the rules read it
+    recommendations: list[Recommendation]
+
+
+@dataclass
 class Report:
     reader: str
     profile: Profile
@@ -42,7 +50,7 @@ class Report:
     skipped: list[tuple[str, int, str]]
     warnings: list[str] = field(default_factory=list)
     #: a log with several tasks: the ranked recommendations of each failing task, by task
-    plans: dict[str, list[Recommendation]] = field(default_factory=dict)
+    plans: dict[str, TaskPlan] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         summary = self.profile.summary()
@@ -52,7 +60,7 @@ class Report:
             "summary": summary,
             "records": [d.to_json() for d in self.records],
             "recommendations": [r.to_json() for r in self.recommendations],
-            "plans": {task: [r.to_json() for r in recs] for task, recs in self.plans.items()},
+            "plans": {task: [r.to_json() for r in plan.recommendations] for task, plan in self.plans.items()},
             "advice": self.advice,
         }
 
@@ -84,10 +92,10 @@ def memory_needs(ctx: R.Context, techniques: dict[str, Any]) -> dict[str, int]:
 
     needs = {}
     for name, technique in techniques.items():
-        method = getattr(technique, "memory_method", None)
+        method = technique.memory_method
         if not method:
             continue
-        precision = getattr(technique, "memory_precision", None) or ctx.precision
+        precision = technique.memory_precision or ctx.precision
         try:
             est = memory.estimate(params=int(ctx.params), method=method, precision=precision)
         except AdvisorError:  # a method the calculator does not model: no memory claim
@@ -175,7 +183,7 @@ def run(request: Request, registry: Any = None) -> Report:
 
 def task_plans(
     profile: Profile, corpus_by_task: dict[str, list[int]], rules: list[R.Rule], ctx: R.Context
-) -> dict[str, list[Recommendation]]:
+) -> dict[str, TaskPlan]:
     """The same rules on each failing task's own profile: a factual task and a format task get different
     first steps, where the log-wide ranking follows only the largest class."""
     plans = {}
@@ -184,7 +192,7 @@ def task_plans(
         if task_profile.failed:
             task_profile.corpus_checked, task_profile.retrievable = corpus_by_task.get(task, (0, 0))
             flat = R.enrich(task_profile.flat(), ctx, dict(task_profile.subtypes))
-            plans[task] = R.recommend(flat, rules, ctx)[0]
+            plans[task] = TaskPlan(flat["dominant"], R.recommend(flat, rules, ctx)[0])
     return plans
 
 

@@ -105,12 +105,12 @@ def _plans(report: Report, console: Console, top: int = 3) -> None:
     if not report.plans:
         return
     console.print("\n[bold]Plan per task[/] (the same rules on each task's own failures)")
-    for task, recs in report.plans.items():
-        dominant = report.profile.for_task(task).flat()["dominant"]  # the class the rules read
-        steps = ", ".join(f"{r.rank}. {r.technique}" for r in recs[:top]) or "no recommendation"
-        console.print(
-            f"  [bold]{task}[/] ([{_COLOURS[dominant]}]mostly {dominant}[/]): {steps}", highlight=False
+    for task, plan in report.plans.items():
+        steps = (
+            ", ".join(f"{r.rank}. {r.technique}" for r in plan.recommendations[:top]) or "no recommendation"
         )
+        colour = _COLOURS[plan.dominant]
+        console.print(f"  [bold]{task}[/] ([{colour}]mostly {plan.dominant}[/]): {steps}", highlight=False)
     console.print()
 
 
