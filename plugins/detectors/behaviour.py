@@ -19,14 +19,15 @@ _UNKNOWN_RE = re.compile(
     re.I,
 )
 _REFUSAL_RE = re.compile(
-    r"\b(i (?:can(?:no|')t|cannot|won't|will not|am unable to|'m unable to|must decline to)"
+    r"\b(i (?:can(?:no|')t|cannot|won't|will not|am unable to|'m unable to|must decline to|"
+    r"am not able to|'m not able to|am not allowed to|'m not allowed to)"
     r" (?:help|assist|provide|answer|comply|do that|fulfil|fulfill|respond|create|write|generate)|"
     r"(?:as an ai|as a language model)[^.]{0,60}(?:cannot|can't|not able)|"
     r"i'?m sorry,? but i (?:can(?:no|')t|cannot|won't))",
     re.I,
 )
 _PERSONA_RE = re.compile(
-    r"^\W*(?:as an ai|as a language model|as an ai language model|i am an ai|i'm an ai)\b", re.I
+    r"(?:^|[.!?\n]\s*)(?:as an ai|as a language model|as an ai language model|i am an ai|i'm an ai)\b", re.I
 )
 _CLARIFY_RE = re.compile(
     r"^(?:could|can|would|do|did) you (?:please )?(?:clarify|specify|tell me|provide|explain|mean)|"
@@ -34,6 +35,8 @@ _CLARIFY_RE = re.compile(
     r"\bcould you (?:please )?(?:clarify|specify|provide more)",
     re.I,
 )
+#: a question put to the user ("Which date would you like me to normalise?")
+_QUESTION_TO_USER_RE = re.compile(r"(?:^|[.!?\n]\s*)[^.!?\n]*\b(?:you|your)\b[^.!?\n]*\?", re.I)
 _CONTINUES_RE = re.compile(
     r"^(?:q|question|user|human|input|problem)\s*\d*\s*:|\n\s*(?:q|question|user|human)\s*\d*\s*:", re.I
 )
@@ -73,12 +76,12 @@ class RefusalOrUnknown:
             return
         if ctx.record.assertions and any(t == "is-refusal" for t, _, _ in ctx.record.assertions):
             return  # the test expects a refusal; promptfoo evidence decides
-        if _PERSONA_RE.search(out) and not _REFUSAL_RE.search(out, 0, 160):
+        if _PERSONA_RE.search(out[:300]) and not _REFUSAL_RE.search(out, 0, 160):
             yield Finding(
                 B, "persona", f"steps out of the task to talk about being an AI: {T.clip(out, 60)!r}"
             )
             return
-        if _UNKNOWN_RE.search(out):
+        if ctx.non_answer or _UNKNOWN_RE.search(out):
             if ctx.grounded:
                 yield Finding(
                     B,
@@ -86,7 +89,8 @@ class RefusalOrUnknown:
                     "says it does not know, but the prompt gives what is needed to answer",
                 )
             else:
-                yield Finding(F, "unknown", f"the model says it does not know: {T.clip(out, 70)!r}")
+                sub = "outdated" if "cut" in out.lower() and "knowledge" in out.lower() else "unknown"
+                yield Finding(F, sub, f"the model says it does not know: {T.clip(out, 70)!r}")
         elif (m := _REFUSAL_RE.search(out, 0, 160)) and m.start() <= 40:
             yield Finding(B, "refusal", f"refuses the request: {T.clip(out, 70)!r}")
 
@@ -100,7 +104,7 @@ class NoAttempt:
         out = ctx.output
         if not out or ctx.record.choices or ctx.content_correct:
             return
-        if _CLARIFY_RE.search(out[:200]):
+        if _CLARIFY_RE.search(out[:200]) or _asks_back(out):
             yield Finding(
                 B, "clarification", f"asks a question back instead of answering: {T.clip(out, 60)!r}"
             )
@@ -108,6 +112,15 @@ class NoAttempt:
             yield Finding(
                 B, "off-topic", "writes new questions instead of answering (continues the prompt's pattern)"
             )
+
+
+def _asks_back(out: str) -> bool:
+    """A question to the user in the first two sentences, of an output of at most four sentences."""
+    sentences = [x for x in re.split(r"(?<=[.!?])\s+", out.strip()) if x]
+    if len(sentences) > 4:
+        return False
+    head = " ".join(sentences[:2])
+    return bool(_QUESTION_TO_USER_RE.search(head))
 
 
 class EchoesPrompt:
@@ -129,7 +142,7 @@ class OffTopic:
     name = "off-topic"
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
-        if ctx.record.choices or ctx.wants_json:
+        if ctx.record.choices or ctx.wants_json or ctx.non_answer or _REFUSAL_RE.search(ctx.output[:160]):
             return
         out_words = T.content_words(ctx.output)
         if len(out_words) < 8:

@@ -19,34 +19,36 @@ _OUTDATED_RE = re.compile(
 )
 
 
+_NOT_FOLLOWED = "the prompt gives the text to work from; the output does not follow it"
+
+
 class ReadingAndReasoning:
-    """Wrong answers to questions whose facts the prompt gives: RAG cannot fix these."""
+    """Wrong answers whose missing parts the prompt writes, or lets one compute: RAG cannot fix these."""
 
     name = "grounded"
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
         rec = ctx.record
-        if rec.choices or ctx.wants_json or ctx.content_correct or not rec.reference or not ctx.output:
+        if ctx.wants_json or ctx.code_kind or ctx.content_correct or not rec.reference or not ctx.output:
             return
-        if ctx.arithmetic and (T.numbers_in(ctx.output) or T.has_date(ctx.output)):
-            yield Finding(
-                B,
-                "reasoning",
-                "an answer computed from numbers the prompt gives is wrong "
-                f"(expected {T.clip(rec.reference, 30)})",
-            )
-        elif ctx.reference_in_prompt:
-            yield Finding(
-                B,
-                "unfaithful-to-prompt",
-                f"the answer {T.clip(rec.reference, 40)!r} is in the prompt, the output says otherwise",
-            )
-        elif ctx.gives_material:
-            yield Finding(
-                B,
-                "unfaithful-to-prompt",
-                "the prompt gives the text to work from; the output does not follow it",
-            )
+        if ctx.non_answer:
+            return  # "I don't know": the refusal detector weighs it against the prompt
+        grounding = ctx.grounding_of([_right_option(ctx)], split=True) if ctx.is_choice else ctx.grounding
+        if grounding.grounded is None and not ctx.is_choice and ctx.gives_material:
+            yield Finding(B, "unfaithful-to-prompt", _NOT_FOLLOWED)
+        elif grounding.grounded:
+            computed = bool(grounding.computable) and not grounding.in_prompt
+            yield Finding(B, "reasoning" if computed else "unfaithful-to-prompt", grounding.evidence())
+
+
+def _right_option(ctx: DiagnosisContext) -> str:
+    """The text of the right option of a multiple-choice record (its letter when the text is unknown)."""
+    rec = ctx.record
+    if rec.choices:
+        return rec.reference or ""
+    want = (rec.reference or "").strip().strip("()").upper()
+    m = re.search(rf"^\s*\(?{want}[).:]\s+(.+?)\s*$", rec.prompt[-1500:], re.M)
+    return m.group(1) if m else want
 
 
 class WrongFact:

@@ -1,0 +1,536 @@
+"""The judgements a verdict follows from, as plain functions over texts.
+
+Each answers one question with evidence that can be shown to the user:
+
+- *content*: is the answer right under a lenient comparison (numbers in any notation, rounding, times,
+  dates inside sentences, punctuation and spacing, JSON values whatever the keys, code by structure)?
+- *grounding*: does the prompt hold what the answer needed (the reference's missing parts written in
+  the prompt's material, or numbers computable from the prompt's numbers)?
+
+``DiagnosisContext`` calls these once per failed record and caches the results.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from advisor import text as T
+
+# -- numbers -------------------------------------------------------------------------------------
+
+_NUMBER_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
+}
+_NUM_TOKEN_RE = re.compile(r"(?<![\w.])-?\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?![\w])|(?<![\w.])-?\d+(?:[.,]\d+)?")
+_FRACTION_RE = re.compile(r"(?<![\d/])(\d+)\s*/\s*(\d+)(?![\d/])")
+_PERCENT_RE = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*(?:%|percent\b|per cent\b)", re.I)
+_DURATION_RE = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b(?:\s*(?:and\s*)?(\d+)\s*(?:m|mins?|minutes?)\b)?", re.I
+)
+_NUMBER_WORDS.update({"half": 0.5, "quarter": 0.25, "quarters": 0.25, "dozen": 12, "twice": 2, "double": 2})
+_WORD_NUMBER_RE = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
+_THREE_QUARTERS_RE = re.compile(r"\bthree[- ]quarters?\b", re.I)
+
+
+def _read_number(token: str) -> list[float]:
+    """The values a numeric token can mean: '1,234.5' and '1.234,5' are both 1234.5; '3,5' is 3.5."""
+    tok = token.replace(" ", "")
+    out = []
+    for thousands, decimal in ((",", "."), (".", ",")):
+        s = tok
+        if thousands in s and decimal in s and s.rfind(thousands) > s.rfind(decimal):
+            continue
+        if decimal == "," and "," not in s and s.count(".") == 1:
+            continue  # a plain '3.5' is not 35 in the comma-decimal reading
+        s = s.replace(thousands, "").replace(decimal, ".")
+        try:
+            out.append(float(s))
+        except ValueError:
+            continue
+    return out
+
+
+def numbers(text: str) -> list[float]:
+    """Every value ``text`` names, read leniently.
+
+    Digits in either decimal convention, fractions (3/4), percentages (25% is also 0.25), number words
+    (twelve) and durations (1 hour 30 minutes is also 90 and 1.5).
+    """
+    if not text:
+        return []
+    values: list[float] = []
+    for m in _NUM_TOKEN_RE.finditer(text):
+        values.extend(_read_number(m.group()))
+    for m in _FRACTION_RE.finditer(text):
+        if int(m.group(2)):
+            values.append(int(m.group(1)) / int(m.group(2)))
+    for m in _PERCENT_RE.finditer(text):
+        values.extend(v / 100 for v in _read_number(m.group(1)))
+    for m in _DURATION_RE.finditer(text):
+        hours = float(m.group(1))
+        minutes = float(m.group(2) or 0)
+        values.extend((hours * 60 + minutes, hours + minutes / 60))
+    for m in _WORD_NUMBER_RE.finditer(text):
+        values.append(float(_NUMBER_WORDS[m.group(1).lower()]))
+    if _THREE_QUARTERS_RE.search(text):
+        values.append(0.75)
+    return values
+
+
+def _decimals(ref_text: str) -> int | None:
+    m = re.search(r"\d[.,](\d+)\s*\W*$", ref_text.strip())
+    return len(m.group(1)) if m else None
+
+
+def same_number(want: float, values: list[float], ref_text: str = "") -> bool:
+    """Is ``want`` among ``values``, exactly or at the reference's rounding?"""
+    places = _decimals(ref_text)
+    for v in values:
+        if abs(v - want) <= 1e-9 * max(1.0, abs(want)):
+            return True
+        if places is not None and round(v, places) == round(want, places):
+            return True
+    return False
+
+
+# -- times, dates, spelling ----------------------------------------------------------------------
+
+_TIME_RE = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|\b(\d{1,2})[:h](\d{2})\b", re.I)
+_DOTTED_DATE_RE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
+
+
+def times(text: str) -> set[int]:
+    """Clock times in ``text`` as minutes after midnight ('2 pm', '14:00', '14h00')."""
+    out = set()
+    for m in _TIME_RE.finditer(text or ""):
+        if m.group(3):
+            hour, minute = int(m.group(1)) % 12, int(m.group(2) or 0)
+            if m.group(3).lower().startswith("p"):
+                hour += 12
+        else:
+            hour, minute = int(m.group(4)), int(m.group(5))
+        if hour < 24 and minute < 60:
+            out.add(hour * 60 + minute)
+    return out
+
+
+def iso_dates(text: str) -> str:
+    """``text`` with each date it writes (any usual form, also 15.03.2024) rewritten as YYYY-MM-DD."""
+
+    def dotted(m: re.Match) -> str:
+        try:
+            return datetime(int(m.group(3)), int(m.group(2)), int(m.group(1))).date().isoformat()
+        except ValueError:
+            return m.group()
+
+    text = _DOTTED_DATE_RE.sub(dotted, text)
+
+    def other(m: re.Match) -> str:
+        readings = T._dates(m.group())
+        return min(readings).isoformat() if len(readings) == 1 else m.group()
+
+    return T._DATE_RE.sub(other, text)
+
+
+def squash(text: str) -> str:
+    """Letters and digits only, lowercased: '+44 7700 900123' and '+447700900123' are the same."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+# -- final answers and code ----------------------------------------------------------------------
+
+_FINAL_RE = re.compile(
+    r"(?:####|final answer\s*(?:is)?\s*:?|the answer is\s*:?|\banswer\s*:)\s*([^\n]+)\s*$", re.I
+)
+_FENCE_BLOCK_RE = re.compile(r"```[\w+-]*\s*\n?(.*?)(?:```|$)", re.S)
+_SQL_START_RE = re.compile(r"^\s*(?:with|select|insert|update|delete|create)\b", re.I)
+_SQL_IN_TEXT_RE = re.compile(r"(?:^|\n)\s*((?:with|select)\b.*)", re.I | re.S)
+
+
+def final_answer(output: str) -> str | None:
+    """The part after an explicit final-answer marker ('#### 18', 'The answer is 18'), if any."""
+    m = _FINAL_RE.search(output.strip()[-300:])
+    return m.group(1).strip().strip("*").strip() if m else None
+
+
+def code_kind(text: str) -> str | None:
+    """'sql' or 'python' when ``text`` (a reference) is a query or a program, else None."""
+    s = (text or "").strip()
+    if _SQL_START_RE.match(s):
+        return "sql"
+    if re.match(r"^\s*(?:def |class |import |from \w+ import |async def )", s):
+        return "python"
+    return None
+
+
+def code_in(output: str, kind: str) -> str | None:
+    """The code of ``kind`` that ``output`` holds: the whole output, a fenced block, or the query
+    after a line of prose. None when there is none."""
+    out = output.strip()
+    m = _FENCE_BLOCK_RE.search(out)
+    if m:
+        out = m.group(1).strip()
+    if kind == "sql":
+        if _SQL_START_RE.match(out):
+            return out
+        m2 = _SQL_IN_TEXT_RE.search(out)
+        return m2.group(1).strip() if m2 else None
+    start = re.search(r"^(?:def |class |import |from \w+ import |async def |@)", out, re.M)
+    if start is None:
+        return None
+    code = out[start.start() :]
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return None
+    return code
+
+
+_SQL_TOKEN_RE = re.compile(r"'[^']*'|\w+|[<>=!]+|[(),*.;+-/|]")
+_SQL_ALIAS_RE = re.compile(r"\bas\s+\w+", re.I)
+
+
+def _sql_tokens(sql: str) -> list[str]:
+    sql = _SQL_ALIAS_RE.sub("", sql.strip().rstrip(";"))
+    return [t.lower() if not t.startswith("'") else t for t in _SQL_TOKEN_RE.findall(sql)]
+
+
+def _sql_conditions(tokens: list[str]) -> set:
+    """Equalities 'a.b = c.d' as unordered pairs, so that 'x = y' and 'y = x' compare equal."""
+    out = set()
+    for i, tok in enumerate(tokens):
+        if tok == "=" and 3 <= i <= len(tokens) - 4:
+            out.add(frozenset((" ".join(tokens[i - 3 : i]), " ".join(tokens[i + 1 : i + 4]))))
+    return out
+
+
+def same_sql(a: str, b: str) -> bool:
+    """Do two queries match token for token, up to case, aliases ('AS x'), the order of an
+    equality's sides and COUNT(*) for COUNT(column)?"""
+    ta, tb = _sql_tokens(a), _sql_tokens(b)
+    if ta == tb:
+        return True
+    strip = {"=", "count", "(", ")", "*"}
+
+    def bag(tokens: list[str]) -> list[str]:
+        return sorted(t for t in tokens if t not in strip)
+
+    ca, cb = _sql_conditions(ta), _sql_conditions(tb)
+    if ca != cb:
+        return False
+    # COUNT(*) vs COUNT(e.id): the column inside COUNT is the only other difference allowed
+    da, db = _count_columns(ta), _count_columns(tb)
+    return bag([t for t in ta if t not in da]) == bag([t for t in tb if t not in db])
+
+
+def _count_columns(tokens: list[str]) -> set[str]:
+    out = set()
+    for i, tok in enumerate(tokens[:-4]):
+        if tok == "count" and tokens[i + 1] == "(" and tokens[i + 3] == ".":
+            out.update((tokens[i + 2], tokens[i + 4]))
+        elif tok == "count" and tokens[i + 1] == "(" and tokens[i + 3] == ")":
+            out.add(tokens[i + 2])
+    return out
+
+
+class _Names(ast.NodeTransformer):
+    """Rename every identifier to its position of first use, drop annotations and docstrings."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def _name(self, name: str) -> str:
+        return self.names.setdefault(name, f"v{len(self.names)}")
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        node.id = self._name(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        node.arg = self._name(node.arg)
+        node.annotation = None
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        node.name = "f"
+        node.returns = None
+        self.generic_visit(node)
+        return node
+
+
+def python_shape(code: str) -> str | None:
+    """A normal form of a Python program (names, annotations and a wrapping class removed)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    body = tree.body
+    # a method inside a class stands for the same top-level function
+    if len(body) == 1 and isinstance(body[0], ast.ClassDef):
+        body = [n for n in body[0].body if isinstance(n, ast.FunctionDef)]
+        for fn in body:
+            if fn.args.args and fn.args.args[0].arg == "self":
+                fn.args.args = fn.args.args[1:]
+    funcs = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not funcs:
+        return None
+    module = ast.Module(body=funcs, type_ignores=[])
+    return ast.dump(_Names().visit(module), annotate_fields=False)
+
+
+def same_code(output_code: str, reference: str, kind: str) -> bool:
+    if kind == "sql":
+        return same_sql(output_code, reference)
+    a, b = python_shape(output_code), python_shape(reference)
+    return a is not None and a == b
+
+
+def similar_code(output_code: str, reference: str) -> float:
+    """Token overlap of two programs (0-1): close to 1 when they differ in names or a detail."""
+    ta = set(re.findall(r"\w+|[^\w\s]", output_code.lower()))
+    tb = set(re.findall(r"\w+|[^\w\s]", reference.lower()))
+    return len(ta & tb) / max(1, len(ta | tb))
+
+
+# -- grounding -----------------------------------------------------------------------------------
+
+_OPTION_LINE_RE = re.compile(r"^\s*\(?[A-H][).:]\s+.*$", re.M)
+_LIST_ITEM_SPLIT_RE = re.compile(r"\s*(?:,|/|\bor\b|;|\|)\s*")
+
+
+def material(prompt: str) -> str:
+    """The prompt's instance text an answer can be drawn from: option lines are left out."""
+    return _OPTION_LINE_RE.sub(" ", prompt[-6000:])
+
+
+def listed_as_label(value_norm: str, prompt: str) -> bool:
+    """Is ``value`` one item of a list of three or more short labels the prompt offers?
+
+    ('Return only one of: EMEA, APAC, AMER', 'Labels: en, de, nl'): naming the labels is not giving
+    the answer.
+    """
+    if not value_norm or len(value_norm.split()) > 3:
+        return False
+    seen = False
+    for line in prompt.splitlines():
+        norm_line = T.normalize(line)
+        if not T.contains_phrase(norm_line, value_norm):
+            continue
+        seen = True
+        tail = re.sub(r"\([^)]*\)", " ", line.split(":", 1)[-1])  # 'EMEA (Europe, Africa)' is one item
+        items = [T.normalize(x) for x in _LIST_ITEM_SPLIT_RE.split(tail) if x.strip()]
+        items = [x for x in items if x and len(x.split()) <= 4]
+        if len(items) >= 3 and any(x == value_norm or x.startswith(value_norm + " ") for x in items):
+            continue
+        return False
+    return seen
+
+
+def units(text: str, json_value=None) -> list[tuple[str, float | None]]:
+    """What a reference consists of: its JSON values, or its numbers and content words.
+
+    Each unit is (normalised text, its number or None).
+    """
+    if json_value is not None:
+        leaves = [v for v in T.json_leaves(json_value) if not isinstance(v, bool)]
+        out = [(T.normalize(str(v)), float(v) if isinstance(v, (int, float)) else None) for v in leaves]
+    else:
+        out = []
+        for m in _NUM_TOKEN_RE.finditer(text):
+            values = _read_number(m.group())
+            out.append((T.normalize(m.group()), values[0] if values else None))
+        out += [(w, None) for w in sorted(T.content_words(text))]
+        if not out and T.normalize(text):
+            out.append((T.normalize(text), None))  # a short label such as 'nl' or 'B'
+    seen: dict[str, float | None] = {}
+    for norm, value in out:
+        if norm and norm not in seen:
+            seen[norm] = value
+    return list(seen.items())
+
+
+def missing_units(
+    ref_units: list[tuple[str, float | None]], output_norm: str, output_numbers: list[float]
+) -> list[tuple[str, float | None]]:
+    """The reference's units the output does not have (numbers compared by value)."""
+    out = []
+    for norm, value in ref_units:
+        if T.contains_phrase(output_norm, norm):
+            continue
+        if value is not None and same_number(value, output_numbers):
+            continue
+        out.append((norm, value))
+    return out
+
+
+#: constants everyday arithmetic uses without the prompt writing them (double, a week, a day, an
+#: hour, per cent, a metric prefix); conversion factors between unit systems are knowledge, not these
+EVERYDAY_CONSTANTS = (2.0, 7.0, 24.0, 60.0, 100.0, 1000.0)
+
+
+def _ops(a: float, b: float) -> tuple[float, ...]:
+    out = (a + b, a - b, b - a, a * b, a * b / 100, a * (1 - b / 100), a * (1 + b / 100))
+    return out + ((a / b,) if b else ()) + ((b / a,) if a else ())
+
+
+def derivable(target: float, given: list[float]) -> bool:
+    """Can ``target`` be computed from the prompt's numbers in one or two arithmetic steps?
+
+    Steps are +, -, *, / and percentages. The first step combines two of the prompt's numbers or one
+    with an everyday constant (2, 7, 24, 60, 100, 1000); a second step adds one more of the prompt's
+    numbers or a constant, as long as the constant does not stand in for the whole answer. Sums of
+    three to five of the prompt's numbers count too (a receipt's total).
+    """
+    prompt_nums = [n for n in dict.fromkeys(reversed(given)) if n == n][:10]  # the instance is last
+    if not prompt_nums:
+        return False
+    # the reference's own rounding: 11.25 must come out as 11.25 (to the cent), 343 as 343
+    r = repr(float(target))
+    places = 6 if "e" in r else len(r.split(".")[1].rstrip("0"))
+    tol = min(0.5, max(0.5 * 10**-places, 1e-9 * abs(target)))
+
+    def hit(values) -> bool:
+        return any(abs(v - target) <= tol for v in values)
+
+    consts = [c for c in EVERYDAY_CONSTANTS if c not in prompt_nums]
+    if hit(prompt_nums):
+        return True
+    pairs = list(itertools.permutations(prompt_nums, 2))
+    step1_prompt = [v for a, b in pairs for v in _ops(a, b)]
+    step1_const = [v for a in prompt_nums for c in consts for v in _ops(a, c)]
+    if hit(step1_prompt) or hit(step1_const):
+        return True
+    recent = prompt_nums[:6]  # two steps over the instance's own numbers (it comes last)
+    seconds = recent + ([] if target in EVERYDAY_CONSTANTS else consts)
+    for a, b in itertools.permutations(recent, 2):
+        for v in _ops(a, b):
+            if any(hit(_ops(v, c)) for c in seconds):
+                return True
+    for a in recent:
+        for k in consts:
+            for v in _ops(a, k):
+                if any(hit(_ops(v, c)) for c in recent):
+                    return True
+    if len(prompt_nums) <= 10:
+        for k in (3, 4, 5):
+            if any(abs(sum(c) - target) <= tol for c in itertools.combinations(prompt_nums, k)):
+                return True
+    return False
+
+
+_OPERAND_RE = re.compile(r"(-?\d+(?:\.\d+)?)\s*[×x*·/+−-]\s*(-?\d+(?:\.\d+)?)")
+
+
+def premises(output: str, prompt_numbers: list[float]) -> list[float]:
+    """Numbers the output computes with that the prompt neither gives nor lets one compute in a step.
+
+    'Water boils at 200°F. 200 - 68 = 132': 200 is a premise the model brought (a fact it recalled).
+    """
+    out = []
+    for m in _OPERAND_RE.finditer(output):
+        for tok in (m.group(1), m.group(2)):
+            value = float(tok)
+            if value in (0.0, 1.0) or value in EVERYDAY_CONSTANTS or value in prompt_numbers:
+                continue
+            if value in out or derivable(value, prompt_numbers):
+                continue
+            out.append(value)
+    return out
+
+
+def date_derivable(reference: str, prompt: str, prompt_numbers: list[float]) -> bool:
+    """Is the reference's date a date of the prompt moved by a number of days the prompt gives?"""
+    want = T._dates(reference)
+    if not want:
+        return False
+    for m in T._DATE_RE.finditer(prompt[-3000:]):
+        for start in T._dates(m.group()):
+            for end in want:
+                delta = abs((end - start).days)
+                if (
+                    delta
+                    and delta <= 400
+                    and (delta in prompt_numbers or derivable(float(delta), prompt_numbers))
+                ):
+                    return True
+    return False
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What the answer missed, and whether the prompt holds it."""
+
+    missing: tuple[str, ...]
+    in_prompt: tuple[str, ...]
+    computable: tuple[str, ...]
+    numeric: tuple[str, ...] = ()
+
+    @property
+    def grounded(self) -> bool | None:
+        """True: the prompt holds most of what was missed; False: it holds little; None: nothing missed."""
+        if not self.missing:
+            return None
+        # numbers are what an answer most often needs: when some are missing, they decide
+        numeric = [u for u in self.missing if u in self.numeric]
+        pool = numeric or list(self.missing)
+        held = sum(1 for u in pool if u in self.in_prompt or u in self.computable)
+        return held * 2 >= len(pool)
+
+    def evidence(self) -> str:
+        shown = ", ".join(repr(u) for u in self.missing[:4])
+        if self.grounded:
+            where = []
+            if self.in_prompt:
+                where.append(f"{len(self.in_prompt)} written in the prompt")
+            if self.computable:
+                where.append(f"{len(self.computable)} computable from its numbers")
+            return f"the answer misses {shown}; of {len(self.missing)} missing, " + " and ".join(where)
+        return f"the answer misses {shown}, which the prompt does not give"
+
+
+def grounding(
+    missing: list[tuple[str, float | None]], material_norm: str, prompt: str, prompt_numbers: list[float]
+) -> Grounding:
+    in_prompt, computable = [], []
+    for unit, value in missing:
+        if T.contains_phrase(material_norm, unit) and not listed_as_label(unit, prompt):
+            in_prompt.append(unit)
+        elif value is not None and derivable(value, prompt_numbers):
+            computable.append(unit)
+    numeric = tuple(u for u, v in missing if v is not None)
+    return Grounding(tuple(u for u, _ in missing), tuple(in_prompt), tuple(computable), numeric)
