@@ -269,6 +269,16 @@ class DiagnosisContext:
         return bool(code and kind and E.same_code(code, self.record.reference or "", kind))
 
     @cached_property
+    def code_similarity(self) -> float:
+        """Token overlap (0-1) of the output's code with the reference's; 0 when there is no code."""
+        code = self.output_code
+        return E.similar_code(code, self.record.reference or "") if code else 0.0
+
+    def date_from_prompt(self, text: str) -> bool:
+        """Is ``text`` a date of the prompt moved by a number of days the prompt gives?"""
+        return E.date_derivable(text, self.record.prompt, self.prompt_numbers)
+
+    @cached_property
     def non_answer(self) -> bool:
         """The output says it does not know or cannot tell (also: as of my knowledge cut-off)."""
         return bool(_NON_ANSWER_RE.search(self.output[:400]))

@@ -180,6 +180,7 @@ _FINAL_RE = re.compile(
 _FENCE_BLOCK_RE = re.compile(r"```[\w+-]*\s*\n?(.*?)(?:```|$)", re.S)
 _SQL_START_RE = re.compile(r"^\s*(?:with|select|insert|update|delete|create)\b", re.I)
 _SQL_IN_TEXT_RE = re.compile(r"(?:^|\n)\s*((?:with|select)\b.*)", re.I | re.S)
+_SQL_IN_SENTENCE_RE = re.compile(r"\b(select\b[^;]*?\bfrom\b[^;]*;?)", re.I | re.S)
 
 
 def final_answer(output: str) -> str | None:
@@ -208,7 +209,7 @@ def code_in(output: str, kind: str) -> str | None:
     if kind == "sql":
         if _SQL_START_RE.match(out):
             return out
-        m2 = _SQL_IN_TEXT_RE.search(out)
+        m2 = _SQL_IN_TEXT_RE.search(out) or _SQL_IN_SENTENCE_RE.search(out)
         return m2.group(1).strip() if m2 else None
     start = re.search(r"^(?:def |class |import |from \w+ import |async def |@)", out, re.M)
     if start is None:
@@ -239,33 +240,30 @@ def _sql_conditions(tokens: list[str]) -> set:
     return out
 
 
+def _canonical_sql(tokens: list[str]) -> list[str]:
+    """COUNT(x) and COUNT(t.x) become COUNT(*): counting rows either way."""
+    out, i = [], 0
+    while i < len(tokens):
+        if tokens[i] == "count" and i + 1 < len(tokens) and tokens[i + 1] == "(":
+            j = tokens.index(")", i) if ")" in tokens[i:] else len(tokens) - 1
+            if "distinct" not in tokens[i:j]:
+                out += ["count", "(", "*", ")"]
+                i = j + 1
+                continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
 def same_sql(a: str, b: str) -> bool:
     """Do two queries match token for token, up to case, aliases ('AS x'), the order of an
     equality's sides and COUNT(*) for COUNT(column)?"""
-    ta, tb = _sql_tokens(a), _sql_tokens(b)
+    ta, tb = _canonical_sql(_sql_tokens(a)), _canonical_sql(_sql_tokens(b))
     if ta == tb:
         return True
-    strip = {"=", "count", "(", ")", "*"}
-
-    def bag(tokens: list[str]) -> list[str]:
-        return sorted(t for t in tokens if t not in strip)
-
-    ca, cb = _sql_conditions(ta), _sql_conditions(tb)
-    if ca != cb:
+    if _sql_conditions(ta) != _sql_conditions(tb):
         return False
-    # COUNT(*) vs COUNT(e.id): the column inside COUNT is the only other difference allowed
-    da, db = _count_columns(ta), _count_columns(tb)
-    return bag([t for t in ta if t not in da]) == bag([t for t in tb if t not in db])
-
-
-def _count_columns(tokens: list[str]) -> set[str]:
-    out = set()
-    for i, tok in enumerate(tokens[:-4]):
-        if tok == "count" and tokens[i + 1] == "(" and tokens[i + 3] == ".":
-            out.update((tokens[i + 2], tokens[i + 4]))
-        elif tok == "count" and tokens[i + 1] == "(" and tokens[i + 3] == ")":
-            out.add(tokens[i + 2])
-    return out
+    return sorted(t for t in ta if t != "=") == sorted(t for t in tb if t != "=")
 
 
 class _Names(ast.NodeTransformer):

@@ -2,7 +2,8 @@
 
 The modules group them by failure family: ``behaviour`` (no genuine attempt), ``instructions``
 (checkable instructions of the prompt), ``format`` and ``json_output`` (right content, wrong form),
-``factual`` (wrong content: misread or not known) and ``promptfoo`` (the log's own assertions).
+``code`` (programs and queries judged as code), ``factual`` (wrong content: misread or not known) and
+``promptfoo`` (the log's own assertions).
 
 ``BUILTIN_DETECTORS`` is the order they run in, and so the order of their findings: the verdict is
 the first finding of the strongest class (behaviour, then factual, then format), and the evidence
@@ -20,6 +21,7 @@ from advisor_plugins.detectors.behaviour import (
     RefusalOrUnknown,
     Repetition,
 )
+from advisor_plugins.detectors.code import CodeAnswer
 from advisor_plugins.detectors.factual import ReadingAndReasoning, WrongFact
 from advisor_plugins.detectors.format import AnswerForm, ChoiceForm, StrictFilter
 from advisor_plugins.detectors.instructions import Instructions
@@ -41,6 +43,7 @@ BUILTIN_DETECTORS = (
     JsonValues(),
     ChoiceForm(),
     AnswerForm(),
+    CodeAnswer(),
     ReadingAndReasoning(),
     WrongFact(),
     PromptfooAssertions(),

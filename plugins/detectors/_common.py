@@ -15,4 +15,4 @@ def instruction_text(ctx: DiagnosisContext) -> str:
 def answers_in_text(ctx: DiagnosisContext) -> bool:
     """A generated (not picked) answer, compared with a text reference: the form checks apply."""
     rec = ctx.record
-    return not (rec.choices or ctx.wants_json or not ctx.output or not rec.reference)
+    return not (rec.choices or ctx.wants_json or ctx.code_kind or not ctx.output or not rec.reference)

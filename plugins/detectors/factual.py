@@ -66,7 +66,7 @@ class WrongFact:
                 f"the answer is {T.clip(rec.reference or '?', 30)!r}",
             )
             return
-        if ctx.content_correct is False and ctx.output and not ctx.wants_json:
+        if ctx.content_correct is False and ctx.output and not ctx.wants_json and not ctx.code_kind:
             sub = "outdated" if _OUTDATED_RE.search(ctx.output) else "wrong-fact"
             yield Finding(
                 F, sub, f"answered {T.clip(ctx.output, 40)!r}, expected {T.clip(rec.reference or '', 40)!r}"

@@ -22,7 +22,8 @@ _MAX_WORDS_RE = re.compile(
     r"\b(?:in|with|using) (?:at most|no more than|fewer than|less than|under) (\w+) words\b", re.I
 )
 _MAX_SENT_RE = re.compile(
-    r"\b(?:in|with|using) (?:at most |no more than )?(one|a single|1|two|2|three|3) sentences?\b", re.I
+    r"\b(?:in|with|using|of) (?:at most |no more than |only )?(one|a single|1|two|2|three|3) sentences?\b",
+    re.I,
 )
 _YES_NO_RE = re.compile(
     r"\b(?:answer|reply|respond)(?: only)? with (?:only )?(?:a )?(?:\"?yes\"? or \"?no\"?)|\byes or no\b",
@@ -33,11 +34,30 @@ _UPPER_RE = re.compile(
 )
 _LOWER_RE = re.compile(r"\b(?:all lowercase|in lowercase|lower-?case letters)\b", re.I)
 _LANG_RE = re.compile(
-    r"\b(?:in|into|to) (english|french|spanish|german|italian|portuguese)\b|"
-    r"\b(?:en|auf|in|em) (anglais|français|francais|español|espanol|deutsch|italiano|português|portugues)\b",
+    r"\b(?:in|into|to) (english|french|spanish|german|italian|portuguese|dutch)\b|"
+    r"\b(?:en|auf|in|em|al) (anglais|français|francais|español|espanol|deutsch|italiano|português|portugues|"
+    r"inglés|ingles|francés|frances|alemán|aleman|englisch|französisch|spanisch|allemand|espagnol|"
+    r"inglese|francese|tedesco|inglês|francês|alemão)\b",
     re.I,
 )
 _LANG_NAMES = {
+    "inglés": "english",
+    "ingles": "english",
+    "englisch": "english",
+    "inglese": "english",
+    "inglês": "english",
+    "francés": "french",
+    "frances": "french",
+    "französisch": "french",
+    "francese": "french",
+    "francês": "french",
+    "alemán": "german",
+    "aleman": "german",
+    "allemand": "german",
+    "tedesco": "german",
+    "alemão": "german",
+    "spanisch": "spanish",
+    "espagnol": "spanish",
     "anglais": "english",
     "français": "french",
     "francais": "french",
@@ -89,11 +109,6 @@ class Instructions:
         if ctx.record.choices or not ctx.output:
             return
         prompt = instruction_text(ctx)
-        if not _ANY_INSTRUCTION_RE.search(prompt):
-            found = script_mismatch(ctx, prompt)
-            if found is not None:
-                yield found
-            return
         asked = asked_language(prompt)
         if asked is not None and (found := repeats_translation_source(ctx, prompt, asked)) is not None:
             yield found
@@ -101,6 +116,12 @@ class Instructions:
         found = language_mismatch(ctx, prompt, asked)
         if found is not None:
             yield found
+        for check in FORM_CHECKS:
+            found = check(ctx, prompt)
+            if found is not None:
+                yield found
+        if not _ANY_INSTRUCTION_RE.search(prompt):
+            return
         for check in CHECKS:
             found = check(ctx, prompt)
             if found is not None:
@@ -138,16 +159,28 @@ def repeats_translation_source(ctx: DiagnosisContext, prompt: str, want: str) ->
 
 
 def language_mismatch(ctx: DiagnosisContext, prompt: str, asked: str | None) -> Finding | None:
-    """Is the output in another language than the one ``asked`` for (or, if none is, the prompt's)?
+    """Is the output in another language than the one expected?
 
-    With no language asked for and no mismatch found, the writing system decides (``script_mismatch``).
+    Expected: the language the prompt asks for ('in French', 'auf Deutsch', 'en inglés'); else the
+    reference's, when it is prose; else, outside translation tasks, the prompt's own. Languages are
+    identified by fastText's identifier (``advisor.text.identify_language``). With nothing to go on,
+    the writing system decides (``script_mismatch``).
     """
-    want = asked or T.guess_language(prompt[-300:])
-    got = T.guess_language(ctx.output) if want else None
-    if want and got and got != want:
-        how = "asked for" if asked else "the prompt is in"
-        return Finding(B, "wrong-language", f"{how} {want}, the output reads as {got}")
-    if asked is None:
+    if ctx.wants_json or ctx.code_kind:
+        return None
+    got = T.identify_language(ctx.output)
+    want, how = asked, "asked for"
+    if want is None:
+        ref = T.identify_language(ctx.record.reference or "")
+        if ref is not None and ref[1] >= 0.5:
+            want, how = ref[0], "the expected answer is in"
+    if want is None and not _TRANSLATE_RE.search(prompt):
+        own = T.identify_language(prompt[-300:])
+        if own is not None and own[1] >= 0.6:
+            want, how = own[0], "the prompt is in"
+    if want and got and got[1] >= 0.6 and got[0] != want:
+        return Finding(B, "wrong-language", f"{how} {want}, the output is in {got[0]}")
+    if asked is None and got is None:
         return script_mismatch(ctx, prompt)
     return None
 
@@ -247,3 +280,82 @@ CHECKS: tuple[Check, ...] = (
     one_word,
     yes_no,
 )
+
+
+_NO_MARKDOWN_RE = re.compile(
+    r"\bno (?:markdown|bullet|bold|headings?|formatting)|\bplain[- ]text\b|without (?:markdown|formatting)",
+    re.I,
+)
+_MARKDOWN_RE = re.compile(r"^\s*#{1,6}\s|\*\*[^*]+\*\*|^\s*[-*•]\s+\S", re.M)
+_ONLY_RE = re.compile(
+    r"\b(?:only (?:the|return|output|reply)|return only|output only|reply with only|respond with only|"
+    r"no (?:explanation|preamble|other text|commentary)|nothing else|without (?:explanation|any other)|"
+    r"uniquement|sans explication|nur (?:den|die|das))\b",
+    re.I,
+)
+_PREAMBLE_RE = re.compile(
+    r"^\s*(?:sure|certainly|of course|here(?:'s| is| are)|below is|voici|hier ist|aquí tienes)\b", re.I
+)
+_EXACT_QUOTED_RE = re.compile(
+    r"(?:exact(?:ly)?|must (?:start|begin|contain|include)|verbatim)[^\n\"“]{0,40}[\"“]([^\"”]{2,60})[\"”]",
+    re.I,
+)
+_FIRST_LINE_RE = re.compile(
+    r"first line[^\n.]{0,40}?(?:must be|should be|is)\s+(?:exactly\s+)?([A-Z_]{3,})\b"
+)
+_BULLETS_RE = re.compile(
+    r"\b(?:\d+|three|four|five) bullet(?:s| points?)\b|\bas (?:a )?bullet(?:ed)? list\b", re.I
+)
+
+
+def markdown_forbidden(ctx: DiagnosisContext, prompt: str) -> Finding | None:
+    """Asked for plain text or no markdown: does the output use headings, bold or bullets?"""
+    if _NO_MARKDOWN_RE.search(prompt) and _MARKDOWN_RE.search(ctx.output):
+        return Finding(M, "markdown", "plain text was asked for; the output uses Markdown")
+    return None
+
+
+def preamble(ctx: DiagnosisContext, prompt: str) -> Finding | None:
+    """Asked for the answer only: does the output open with a preamble ('Sure! Here's ...')?"""
+    if _ONLY_RE.search(prompt) and _PREAMBLE_RE.search(ctx.output):
+        return Finding(M, "extra-prose", "the answer only was asked for; the output opens with a preamble")
+    return None
+
+
+def exact_text(ctx: DiagnosisContext, prompt: str) -> Finding | None:
+    """Asked for an exact string ('must start with the exact tag "[ACTION REQUIRED]"'): is it there?"""
+    m = _EXACT_QUOTED_RE.search(prompt)
+    if m is None or m.group(1) in ctx.output:
+        return None
+    want = m.group(1)
+    squashed = "".join(ch for ch in want.lower() if ch.isalnum())
+    if squashed and squashed in "".join(ch for ch in ctx.output.lower() if ch.isalnum()):
+        return Finding(M, "exact-text", f"{want!r} is there, but not written exactly as asked")
+    return Finding(B, "constraint", f"the output does not contain {want!r}, which the prompt requires")
+
+
+def first_line(ctx: DiagnosisContext, prompt: str) -> Finding | None:
+    """Asked for a token on the first line ('the FIRST line must be exactly ELIGIBLE or ...')."""
+    m = _FIRST_LINE_RE.search(prompt)
+    if m is None:
+        return None
+    options = re.findall(r"\b[A-Z][A-Z_]{2,}\b", prompt[m.start() : m.end() + 60])
+    head = ctx.output.strip().splitlines()[0].strip() if ctx.output.strip() else ""
+    if head in options:
+        return None
+    if any(opt.replace("_", " ").lower() in ctx.output.lower() for opt in options):
+        return Finding(
+            M, "first-line", f"the first line is not one of {', '.join(options)}; the decision is in prose"
+        )
+    return Finding(B, "constraint", f"the first line is not one of {', '.join(options)}")
+
+
+def bullets(ctx: DiagnosisContext, prompt: str) -> Finding | None:
+    """Asked for bullet points: does the output have none?"""
+    if _BULLETS_RE.search(prompt) and not re.search(r"^\s*(?:[-*•]|\d+[.)])\s+", ctx.output, re.M):
+        return Finding(M, "list-form", "bullet points were asked for; the output is a paragraph")
+    return None
+
+
+#: form instructions checked on every failed prose answer (their own cheap gates)
+FORM_CHECKS: tuple[Check, ...] = (markdown_forbidden, preamble, exact_text, first_line, bullets)

@@ -1,0 +1,224 @@
+"""Code and SQL answers, judged as code rather than compared as strings.
+
+Was code written at all, in the language asked for? Is it the reference's program by structure (then
+only its wrapping or its name is wrong: format)? If it is wrong: does it call an API or SQL function
+that does not exist, or use a value the prompt does not give (knowledge: factual), or does it miss
+what the prompt's spec or schema states (behaviour)?
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from collections.abc import Iterator
+
+from advisor import DiagnosisContext, Finding
+from advisor import text as T
+from advisor_plugins.detectors._common import B, F, M
+
+#: standard-library modules safe to import to check that a name exists (no side effects on import)
+_SAFE_MODULES = frozenset(
+    [
+        "bisect",
+        "calendar",
+        "collections",
+        "copy",
+        "csv",
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "enum",
+        "fractions",
+        "functools",
+        "hashlib",
+        "heapq",
+        "itertools",
+        "json",
+        "math",
+        "operator",
+        "os",
+        "pathlib",
+        "random",
+        "re",
+        "statistics",
+        "string",
+        "textwrap",
+        "time",
+        "typing",
+        "uuid",
+        "zoneinfo",
+    ]
+)
+#: SQL functions every common engine has; others are checked against the reference's use
+_PORTABLE_SQL = frozenset(
+    [
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "coalesce",
+        "lower",
+        "upper",
+        "length",
+        "substr",
+        "substring",
+        "round",
+        "abs",
+        "cast",
+        "nullif",
+        "trim",
+        "replace",
+        "in",
+        "exists",
+        "not",
+        "and",
+        "or",
+        "date",
+        "over",
+        "values",
+        "as",
+        "on",
+        "using",
+        "filter",
+        "where",
+        "from",
+        "join",
+        "case",
+        "when",
+    ]
+)
+_SQL_CALL_RE = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_SQL_LITERAL_RE = re.compile(r"'([^']*)'|\b(\d{3,}(?:\.\d+)?)\b")
+_OTHER_CODE_RE = re.compile(r"\bfunction\b|=>|\bconst\b|\bpublic\b|\bvar\b|#include|\bfunc\b|\bfn\b")
+
+
+class CodeAnswer:
+    """A program or query was expected: is it there, right by structure, and if wrong, why?"""
+
+    name = "code"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        kind = ctx.code_kind
+        if not kind or not ctx.output or ctx.wants_json or ctx.non_answer:
+            return
+        code = ctx.output_code
+        if code is None:
+            yield _no_code(ctx, kind)
+        elif ctx.code_matches or (_wrapped(ctx, code) and _close(ctx, code, kind)):
+            found = _right_code_wrong_form(ctx, code, kind)
+            if found is not None:
+                yield found
+        else:
+            yield _wrong_code(ctx, code, kind)
+
+
+def _wrapped(ctx: DiagnosisContext, code: str) -> bool:
+    return code.strip() != ctx.output.strip()
+
+
+def _close(ctx: DiagnosisContext, code: str, kind: str) -> bool:
+    """Wrapped code that is probably the reference's program written another way: no invented
+    names, most tokens shared. (Programs are not run, so this is the closest check there is.)"""
+    if kind == "python" and invented_names(code):
+        return False
+    return ctx.code_similarity >= 0.5
+
+
+def _no_code(ctx: DiagnosisContext, kind: str) -> Finding:
+    lang = "SQL" if kind == "sql" else "Python"
+    if _OTHER_CODE_RE.search(ctx.output) or ctx.output.count("{") >= 2:
+        return Finding(B, "wrong-language", f"{lang} was asked for; the output is code in another language")
+    return Finding(B, "no-attempt", f"{lang} was asked for; the output describes it in prose instead")
+
+
+def _right_code_wrong_form(ctx: DiagnosisContext, code: str, kind: str) -> Finding | None:
+    if "```" in ctx.output:
+        return Finding(M, "code-fence", "the right code, wrapped in a Markdown code fence")
+    if code.strip() != ctx.output.strip():
+        return Finding(M, "extra-prose", "the right code, with prose around it")
+    if kind == "python":
+        want = re.search(r"\bdef\s+(\w+)", ctx.record.prompt[-1500:])
+        got = re.search(r"\bdef\s+(\w+)", code)
+        if want and got and want.group(1) != got.group(1):
+            return Finding(M, "signature", f"the right code under another name ({got.group(1)!r})")
+        if re.match(r"\s*class\s", code):
+            return Finding(M, "signature", "the right function, wrapped in a class")
+    return None
+
+
+def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
+    reference = ctx.record.reference or ""
+    if kind == "python":
+        invented = invented_names(code)
+        if invented:
+            return Finding(F, "invented-api", f"uses {', '.join(invented[:3])}, which does not exist")
+        return Finding(B, "spec-not-followed", "the code does not do what the prompt's specification states")
+    unknown_calls = sorted(
+        {m.group(1) for m in _SQL_CALL_RE.finditer(code)}
+        - {m.group(1) for m in _SQL_CALL_RE.finditer(reference)}
+        - {n.upper() for n in _PORTABLE_SQL}
+        - {n.lower() for n in _PORTABLE_SQL},
+        key=str.lower,
+    )
+    unknown_calls = [c for c in unknown_calls if c.lower() not in _PORTABLE_SQL]
+    if unknown_calls:
+        return Finding(
+            F, "invented-api", f"calls {', '.join(unknown_calls)}, which the database may not have"
+        )
+    missing = [
+        v
+        for v in _literals(reference) - _literals(code)
+        if v.strip() and not _in_prompt(ctx, v) and not ctx.date_from_prompt(v)
+    ]
+    if missing:
+        shown = ", ".join(repr(v) for v in sorted(missing)[:3])
+        return Finding(F, "wrong-fact", f"the query needs values the prompt does not give ({shown})")
+    return Finding(B, "unfaithful-to-prompt", "the query does not follow the question or the schema given")
+
+
+def _literals(sql: str) -> set[str]:
+    return {(m.group(1) or m.group(2)).lower() for m in _SQL_LITERAL_RE.finditer(sql)}
+
+
+def _in_prompt(ctx: DiagnosisContext, value: str) -> bool:
+    norm = T.normalize(value)
+    return bool(norm) and T.contains_phrase(ctx.prompt_norm, norm)
+
+
+def invented_names(code: str) -> list[str]:
+    """Standard-library names the code imports or calls that do not exist ('json.load_file')."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    bound: dict[str, object] = {}
+    bad: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                module = _module(alias.name)
+                if module is not None:
+                    bound[alias.asname or alias.name] = module
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            module = _module(node.module)
+            for alias in node.names if module is not None else ():
+                if hasattr(module, alias.name):
+                    bound[alias.asname or alias.name] = getattr(module, alias.name)
+                else:
+                    bad.append(f"{node.module}.{alias.name}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
+            if not hasattr(bound[node.value.id], node.attr):
+                bad.append(f"{node.value.id}.{node.attr}")
+    return list(dict.fromkeys(bad))
+
+
+def _module(name: str) -> object | None:
+    if name.split(".")[0] not in _SAFE_MODULES:
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
