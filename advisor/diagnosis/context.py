@@ -232,9 +232,12 @@ class DiagnosisContext:
         if T.has_date(ref) or E._DOTTED_DATE_RE.search(ref):
             if T.contains_phrase(T.normalize(E.iso_dates(self.output)), T.normalize(E.iso_dates(ref))):
                 return True
-        ref_units = self.reference_units
-        if len(ref_units) >= 5 and len(self.missing) <= 0.2 * len(ref_units):
-            return True
+        ref_units, missing = self.reference_units, self.missing
+        if len(ref_units) >= 8 and len(missing) <= 0.15 * len(ref_units):
+            # a long reference, nearly all there: right unless a number or a name is what is missing
+            names = E.names_in(ref)
+            if not any(v is not None or u in names for u, v in missing):
+                return True
         return T.contains_phrase(self.output_norm, self.reference_norm)
 
     @cached_property
@@ -310,7 +313,13 @@ class DiagnosisContext:
     @cached_property
     def grounding(self) -> E.Grounding:
         """Of what the answer missed, how much the prompt writes or lets one compute."""
-        found = E.grounding(self.missing, self.material_norm, self.record.prompt, self.prompt_numbers)
+        found = E.grounding(
+            self.missing,
+            self.material_norm,
+            self.record.prompt,
+            self.prompt_numbers,
+            E.names_in(self.record.reference or ""),
+        )
         if found.grounded and found.computable and self.premises:
             # the model computed from a number it brought itself: the recalled fact is what failed
             return E.Grounding(found.missing, found.in_prompt, (), found.numeric)

@@ -99,7 +99,7 @@ class AnswerForm:
     name = "answer-form"
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
-        if not answers_in_text(ctx) or ctx.is_choice:
+        if not answers_in_text(ctx) or ctx.is_choice or ctx.non_answer:
             return
         found = _answer_form(ctx)
         if found is not None:
