@@ -436,7 +436,17 @@ def derivable(target: float, given: list[float]) -> bool:
     step1_const = [v for a in prompt_nums for c in consts for v in _ops(a, c)]
     if hit(step1_prompt) or hit(step1_const):
         return True
-    recent = prompt_nums[:6]  # two steps over the instance's own numbers (it comes last)
+    if _two_steps(target, prompt_nums[:6], consts, hit):  # the instance's own numbers come last
+        return True
+    if len(prompt_nums) <= 10:
+        for k in (3, 4, 5):
+            if any(abs(sum(c) - target) <= tol for c in itertools.combinations(prompt_nums, k)):
+                return True
+    return False
+
+
+def _two_steps(target: float, recent: list[float], consts: list[float], hit) -> bool:
+    """(a op b) op c, with at most one everyday constant, which may not stand for the answer itself."""
     seconds = recent + ([] if target in EVERYDAY_CONSTANTS else consts)
     for a, b in itertools.permutations(recent, 2):
         for v in _ops(a, b):
@@ -447,10 +457,6 @@ def derivable(target: float, given: list[float]) -> bool:
             for v in _ops(a, k):
                 if any(hit(_ops(v, c)) for c in recent):
                     return True
-    if len(prompt_nums) <= 10:
-        for k in (3, 4, 5):
-            if any(abs(sum(c) - target) <= tol for c in itertools.combinations(prompt_nums, k)):
-                return True
     return False
 
 

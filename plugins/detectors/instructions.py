@@ -178,7 +178,7 @@ def language_mismatch(ctx: DiagnosisContext, prompt: str, asked: str | None) -> 
         own = T.identify_language(prompt[-300:])
         if own is not None and own[1] >= 0.6:
             want, how = own[0], "the prompt is in"
-    if want and got and got[1] >= 0.6 and got[0] != want:
+    if want and got and got[1] >= 0.5 and got[0] != want:
         return Finding(B, "wrong-language", f"{how} {want}, the output is in {got[0]}")
     if asked is None and got is None:
         return script_mismatch(ctx, prompt)
