@@ -54,7 +54,7 @@ _NON_ANSWER_RE = re.compile(
     r"(?:do not|don't|dont) have (?:any )?(?:specific |enough |real-time |current )?"
     r"(?:information|data|knowledge|details)|knowledge cut-?off|"
     r"no (?:information|data|record) (?:about|on|available)|"
-    r"(?:couldn't|could not|cannot|can't|unable to) (?:find|determine|tell|say|provide) (?:any )?"
+    r"(?:couldn't|could not|cannot|can't|unable to) (?:find|determine|tell|say) (?:any )?"
     r"(?:information|the|which|what|when|who|from|for sure|exactly)|there is no (?:known|such)|"
     r"(?:don't|do not|doesn't|does not) (?:say|mention|state) (?:anything|which|what|when|who))\b",
     re.I,
@@ -197,13 +197,16 @@ class DiagnosisContext:
             if how == "none":
                 return None
             return T.canon(value) == T.canon(self.reference_json)
-        if not self.reference_norm:
-            return None
         if self.json_leaf_matches:
             return True
+        if not self.reference_norm and not self.is_choice:
+            return None
         if self.is_choice:
+            want = (rec.reference or "").strip().strip("()").upper()
+            if self.output.strip().strip("().").upper() == want:
+                return True  # 'c' for 'C'
             letter = T.choice_letter(self.output)
-            return None if letter is None else letter == rec.reference.strip().strip("()").upper()
+            return None if letter is None else letter == want
         if self.code_kind:
             return self.code_matches
         return self._text_correct()
@@ -253,7 +256,8 @@ class DiagnosisContext:
         value, how = self.output_json
         if how == "none":
             return False
-        return any(T.normalize(str(v)) == self.reference_norm for v in T.json_leaves(value))
+        want = (self.record.reference or "").strip().lower()
+        return bool(want) and any(str(v).strip().lower() == want for v in T.json_leaves(value))
 
     @cached_property
     def code_kind(self) -> str | None:
@@ -280,6 +284,11 @@ class DiagnosisContext:
     def date_from_prompt(self, text: str) -> bool:
         """Is ``text`` a date of the prompt moved by a number of days the prompt gives?"""
         return E.date_derivable(text, self.record.prompt, self.prompt_numbers)
+
+    @cached_property
+    def offered_labels(self) -> set[str]:
+        """The labels the prompt offers as the only answers ('Allowed intents: a, b, c'), normalised."""
+        return E.offered_labels(self.record.prompt, self.reference_norm)
 
     @cached_property
     def non_answer(self) -> bool:
@@ -345,7 +354,10 @@ class DiagnosisContext:
         else:
             units = [(T.normalize(str(v)), float(v) if isinstance(v, (int, float)) else None) for v in values]
         missing = E.missing_units([(u, v) for u, v in units if u], self.output_norm, self.output_numbers)
-        return E.grounding(missing, self.material_norm, self.record.prompt, self.prompt_numbers)
+        found = E.grounding(missing, self.material_norm, self.record.prompt, self.prompt_numbers)
+        if found.missing and not found.grounded and any(self.date_from_prompt(str(v)) for v in values):
+            return E.Grounding(found.missing, (), found.missing, found.numeric)
+        return found
 
     @cached_property
     def grounded(self) -> bool:

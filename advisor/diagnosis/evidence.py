@@ -359,6 +359,21 @@ def listed_as_label(value_norm: str, prompt: str) -> bool:
     return seen
 
 
+def offered_labels(prompt: str, value_norm: str) -> set[str]:
+    """The list of labels (three or more short items) on the prompt line that offers ``value``."""
+    if not value_norm:
+        return set()
+    for line in prompt.splitlines():
+        if not T.contains_phrase(T.normalize(line), value_norm):
+            continue
+        tail = re.sub(r"\([^)]*\)", " ", line.split(":", 1)[-1])
+        items = {T.normalize(x) for x in _LIST_ITEM_SPLIT_RE.split(tail) if x.strip()}
+        items = {x for x in items if x and len(x.split()) <= 3}
+        if len(items) >= 3 and value_norm in items:
+            return items
+    return set()
+
+
 def units(text: str, json_value=None) -> list[tuple[str, float | None]]:
     """What a reference consists of: its JSON values, or its numbers and content words.
 
@@ -485,6 +500,8 @@ def date_derivable(reference: str, prompt: str, prompt_numbers: list[float]) -> 
     want = T._dates(reference)
     if not want:
         return False
+    if re.search(r"\b(?:tomorrow|yesterday|next day)\b", prompt[-3000:], re.I):
+        prompt_numbers = [*prompt_numbers, 1.0]
     for m in T._DATE_RE.finditer(prompt[-3000:]):
         for start in T._dates(m.group()):
             for end in want:

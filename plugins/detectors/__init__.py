@@ -23,7 +23,7 @@ from advisor_plugins.detectors.behaviour import (
 )
 from advisor_plugins.detectors.code import CodeAnswer
 from advisor_plugins.detectors.factual import ReadingAndReasoning, WrongFact
-from advisor_plugins.detectors.format import AnswerForm, ChoiceForm, StrictFilter
+from advisor_plugins.detectors.format import AnswerForm, ChoiceForm, LabelSet, StrictFilter
 from advisor_plugins.detectors.instructions import Instructions
 from advisor_plugins.detectors.json_output import JsonKeys, JsonSyntax, JsonValues, JsonWrapping
 from advisor_plugins.detectors.promptfoo import PromptfooAssertions
@@ -42,6 +42,7 @@ BUILTIN_DETECTORS = (
     JsonKeys(),
     JsonValues(),
     ChoiceForm(),
+    LabelSet(),
     AnswerForm(),
     CodeAnswer(),
     ReadingAndReasoning(),

@@ -64,6 +64,10 @@ class ChoiceForm:
             return
         letter = T.choice_letter(ctx.output)
         want = (ctx.record.reference or "").strip().strip("()").upper()
+        offered = _options(ctx.record.prompt)
+        if letter is not None and offered and letter not in offered:
+            yield Finding(B, "constraint", f"answers {letter}, which is not one of the options offered")
+            return
         if letter == want and ctx.output.strip().strip("().").upper() != want:
             yield Finding(M, "choice-not-bare", f"the right choice {want} is given inside prose, not bare")
         elif letter is None:
@@ -187,3 +191,19 @@ def _wrapped_answer(ctx: DiagnosisContext) -> Finding | None:
         "extra-prose",
         f"the expected answer {T.clip(reference, 30)!r} is in the output, wrapped in {n_words} words",
     )
+
+
+class LabelSet:
+    """The prompt lists the labels to answer with: is the output one of them?"""
+
+    name = "label-set"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        if not answers_in_text(ctx) or ctx.is_choice or ctx.content_correct or len(ctx.output.split()) > 3:
+            return
+        labels = ctx.offered_labels
+        if labels and ctx.reference_norm in labels and ctx.output_norm not in labels:
+            shown = ", ".join(sorted(labels)[:6])
+            yield Finding(
+                B, "constraint", f"answers {ctx.output!r}, which is not one of the labels offered ({shown})"
+            )

@@ -325,7 +325,7 @@ def preamble(ctx: DiagnosisContext, prompt: str) -> Finding | None:
 def exact_text(ctx: DiagnosisContext, prompt: str) -> Finding | None:
     """Asked for an exact string ('must start with the exact tag "[ACTION REQUIRED]"'): is it there?"""
     m = _EXACT_QUOTED_RE.search(prompt)
-    if m is None or m.group(1) in ctx.output:
+    if m is None or m.group(1) in ctx.output or ctx.wants_json:
         return None
     want = m.group(1)
     squashed = "".join(ch for ch in want.lower() if ch.isalnum())
