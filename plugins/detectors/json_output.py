@@ -85,9 +85,7 @@ def _objects(ctx: DiagnosisContext) -> tuple[dict, dict] | None:
         if not isinstance(value, dict):
             return None
         got = {k.lower() for k in value}
-        last = list(value)[-1].lower() if value else None  # the value written last may be cut short
-        ref = {k: v for k, v in ref.items() if k.lower() in got and k.lower() != last}
-        value = {k: v for k, v in value.items() if k.lower() != last}
+        ref = {k: v for k, v in ref.items() if k.lower() in got}
     if not isinstance(value, dict):
         return None
     return ref, value
@@ -126,6 +124,9 @@ class JsonValues:
         if pair is None or _key_difference(*pair) is not None:
             return
         ref, value = pair
+        if _cut_off_json(ctx) is not None and value:
+            last = list(value)[-1].lower()  # the value written last may be cut short
+            ref = {k: v for k, v in ref.items() if k.lower() != last}
         wrong = [
             k
             for k in ref
