@@ -1,0 +1,191 @@
+"""The judgements verdicts follow from: lenient content, grounding, code, language."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor import text as T
+from advisor.diagnosis import evidence as E
+from advisor.diagnosis.context import DiagnosisContext
+from advisor.diagnosis.records import EvalRecord
+from advisor.plugins import Registry
+from advisor_plugins.detectors.code import invented_names
+
+
+def ctx(prompt: str, output: str, reference: str) -> DiagnosisContext:
+    return DiagnosisContext(EvalRecord(source="t", line=1, prompt=prompt, output=output, reference=reference))
+
+
+@pytest.mark.parametrize(
+    "output, reference",
+    [
+        ("3/4", "0.75"),
+        ("25%", "0.25"),
+        ("twelve", "12"),
+        ("1 hour 30 minutes", "90"),
+        ("€1.234,50", "1234.5"),
+        ("2 pm", "14:00"),
+        ("+44 7700 900123", "+447700900123"),
+        ("Ihr Vertrag endet am 03/15/2024.", "Ihr Vertrag endet am 15.03.2024."),
+        ("Let's think. 8 x 9 = 72.\n**Answer: 72**", "72"),
+        ('{"choice": "A"}', "A"),
+    ],
+)
+def test_the_same_content_in_another_form_counts_as_right(output, reference):
+    assert ctx("Answer.", output, reference).content_correct is True
+
+
+@pytest.mark.parametrize(
+    "output, reference",
+    [
+        ("Each team has 10 players, so 2 x 10 = 20.\n20 - 2 = 18\n#### 18", "20"),
+        (
+            "Caution, gift! Keep out of the reach of children.",
+            "Caution, poison! Keep out of the reach of children.",
+        ),
+        ("54.6", "45.4"),
+    ],
+)
+def test_a_different_answer_is_not_right(output, reference):
+    assert ctx("Answer.", output, reference).content_correct is False
+
+
+def test_a_number_the_prompt_lets_one_compute_is_grounded():
+    c = ctx("A phone costs $600. It is discounted by 20%, then 10% tax is added. Final price?", "540", "528")
+    assert c.grounding.grounded is True and c.grounding.computable == ("528",)
+
+
+def test_a_conversion_factor_the_prompt_does_not_give_is_knowledge():
+    c = ctx("Convert 10 miles to kilometres, 2 decimals, number only.", "6.21", "16.09")
+    assert c.grounding.grounded is False
+
+
+def test_a_premise_the_model_brought_makes_the_error_factual():
+    c = ctx(
+        "Room temperature is 68°F. By how many degrees does water rise when heated to boiling?",
+        "Water boils at 200°F.\n200 - 68 = 132\n#### 132",
+        "144",
+    )
+    assert c.premises == [200.0] and not c.grounded
+
+
+def test_a_label_the_prompt_lists_does_not_ground_the_answer():
+    prompt = "Regions: EMEA (Europe, Africa), APAC (Asia-Pacific), AMER (Americas)\nReturn only one of: EMEA, APAC, AMER\n\nLead: a cafe in Adelaide"
+    assert not ctx(prompt, "EMEA", "APAC").grounded
+    assert ctx(prompt, "EMEA", "APAC").offered_labels == {"emea", "apac", "amer"}
+
+
+def test_a_date_moved_by_days_the_prompt_gives_is_computed():
+    assert E.date_derivable(
+        "2024-03-05", "Scheduled for 2024-03-03, postponed by two days.", E.numbers("two days")
+    )
+    assert not E.date_derivable("2018-05-25", "The Directive was adopted in 1995.", [1995.0])
+
+
+def test_sql_is_compared_by_structure():
+    a = "SELECT d.office_country, COUNT(*) FROM employees e JOIN departments d ON d.id = e.department_id"
+    b = "select d.office_country, count(e.id) from employees e join departments d on e.department_id = d.id"
+    assert E.same_sql(a, b)
+    assert not E.same_sql(a.replace("d.id", "d.office_id"), b)
+
+
+def test_python_is_compared_by_structure_and_invented_apis_are_found():
+    ref = "def is_leap(year):\n    return year % 4 == 0\n"
+    assert E.same_code("def isLeap(y: int) -> bool:\n    return y % 4 == 0\n", ref, "python")
+    assert invented_names("import json\ndef f(p):\n    return json.load_file(p)\n") == ["json.load_file"]
+    assert invented_names("from collections import OrderedSet\n") == ["collections.OrderedSet"]
+    assert invented_names("import json\ndef f(p):\n    return json.load(open(p))\n") == []
+
+
+def test_language_identification():
+    assert T.identify_language("Oui, nous livrons au Canada et la livraison est rapide.")[0] == "french"
+    assert T.identify_language("42") is None
+
+
+SCHEMA = "CREATE TABLE orders (id INTEGER, order_date TEXT, status TEXT);\n\n"
+
+
+@pytest.mark.parametrize(
+    "prompt, output, reference, expected",
+    [
+        # code: prose where code was asked, another language, an invented API, the right code fenced
+        (
+            "Write def add(a, b) returning a + b. Return only the Python code.",
+            "You add the two numbers and return the result.",
+            "def add(a, b):\n    return a + b\n",
+            ("behaviour", "no-attempt"),
+        ),
+        (
+            "Write def add(a, b) returning a + b. Return only the Python code.",
+            "function add(a, b) {\n  return a + b;\n}",
+            "def add(a, b):\n    return a + b\n",
+            ("behaviour", "wrong-language"),
+        ),
+        (
+            "Write def load(path) -> dict reading a JSON file. Return only the Python code.",
+            "import json\n\ndef load(path):\n    return json.load_file(path)\n",
+            "import json\ndef load(path):\n    with open(path) as f:\n        return json.load(f)\n",
+            ("factual", "invented-api"),
+        ),
+        (
+            "Write def add(a, b) returning a + b. Return only the Python code.",
+            "```python\ndef add(a: int, b: int) -> int:\n    return a + b\n```",
+            "def add(a, b):\n    return a + b\n",
+            ("format", "code-fence"),
+        ),
+        # SQL: a filter the question states is dropped (behaviour); a date it does not give (factual)
+        (
+            SCHEMA + "Question: how many shipped orders are there?",
+            "SELECT COUNT(*) FROM orders;",
+            "SELECT COUNT(*) FROM orders WHERE status = 'shipped';",
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        (
+            SCHEMA + "Question: how many orders were placed on US Independence Day 2023?",
+            "SELECT COUNT(*) FROM orders WHERE order_date = '2023-07-14';",
+            "SELECT COUNT(*) FROM orders WHERE order_date = '2023-07-04';",
+            ("factual", "wrong-fact"),
+        ),
+        # language: the question in Spanish, answered in English
+        (
+            "¿Quién ganó la Copa América 2024 y contra quién jugó la final?",
+            "Argentina won the 2024 Copa América, beating Colombia in the final in Miami.",
+            "Argentina, que venció 1-0 a Colombia en la final.",
+            ("behaviour", "wrong-language"),
+        ),
+        # a question put back to the user
+        (
+            "Normalise the date to ISO 8601. Input: 5 May 2022",
+            "Sure! Which date would you like me to normalise?",
+            "2022-05-05",
+            ("behaviour", "clarification"),
+        ),
+        # a label outside the allowed set; a wrong label from the set is a factual error
+        (
+            "Allowed intents: card_lost, balance_inquiry, dispute_charge, other\nMessage: charged twice",
+            "complaint",
+            "dispute_charge",
+            ("behaviour", "constraint"),
+        ),
+        (
+            "Allowed intents: card_lost, balance_inquiry, dispute_charge, other\nMessage: charged twice",
+            "card_lost",
+            "dispute_charge",
+            ("factual", "wrong-fact"),
+        ),
+        # a policy in the prompt the answer contradicts
+        (
+            "POLICY: refunds within 30 days; water damage and drops are not covered.\n\n"
+            "Customer: I dropped my watch in a lake. Is it covered?",
+            "Yes, your watch is covered, send it in for a free repair.",
+            "Not covered: the warranty excludes water damage and drops.",
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+    ],
+)
+def test_verdicts_follow_from_the_judgements(pm, prompt, output, reference, expected):
+    from tests.test_diagnosis import verdict
+
+    detectors = list(Registry(pm).detectors.values())
+    v, sub, evidence = verdict(detectors, prompt=prompt, output=output, reference=reference)
+    assert (v, sub) == expected, evidence
