@@ -70,7 +70,10 @@ def test_a_premise_the_model_brought_makes_the_error_factual():
 
 
 def test_a_label_the_prompt_lists_does_not_ground_the_answer():
-    prompt = "Regions: EMEA (Europe, Africa), APAC (Asia-Pacific), AMER (Americas)\nReturn only one of: EMEA, APAC, AMER\n\nLead: a cafe in Adelaide"
+    prompt = (
+        "Regions: EMEA (Europe, Africa), APAC (Asia-Pacific), AMER (Americas)\n"
+        "Return only one of: EMEA, APAC, AMER\n\nLead: a cafe in Adelaide"
+    )
     assert not ctx(prompt, "EMEA", "APAC").grounded
     assert ctx(prompt, "EMEA", "APAC").offered_labels == {"emea", "apac", "amer"}
 
