@@ -13,6 +13,7 @@ Each answers one question with evidence that can be shown to the user:
 from __future__ import annotations
 
 import ast
+import bisect
 import itertools
 import re
 import unicodedata
@@ -451,7 +452,7 @@ def derivable(target: float, given: list[float]) -> bool:
     step1_const = [v for a in prompt_nums for c in consts for v in _ops(a, c)]
     if hit(step1_prompt) or hit(step1_const):
         return True
-    if _two_steps(target, prompt_nums[:6], consts, hit):  # the instance's own numbers come last
+    if _two_steps(target, tol, prompt_nums[:6], consts):  # the instance's own numbers come last
         return True
     if len(prompt_nums) <= 10:
         for k in (3, 4, 5):
@@ -460,19 +461,37 @@ def derivable(target: float, given: list[float]) -> bool:
     return False
 
 
-def _two_steps(target: float, recent: list[float], consts: list[float], hit) -> bool:
-    """(a op b) op c, with at most one everyday constant, which may not stand for the answer itself."""
+def _inverse(target: float, tol: float, c: float) -> list[tuple[float, float]]:
+    """The values v (with their tolerance) for which some ``_ops(v, c)`` lands on ``target``."""
+    out = [(target - c, tol), (target + c, tol), (c - target, tol), (target * c, tol * abs(c))]
+    if c:
+        out += [(target / c, tol / abs(c)), (100 * target / c, 100 * tol / abs(c))]
+    if target:
+        out.append((c / target, tol * abs(c) / target**2))
+    for factor in (1 - c / 100, 1 + c / 100):
+        if factor:
+            out.append((target / factor, tol / abs(factor)))
+    return out
+
+
+def _near(sorted_values: list[float], value: float, tol: float) -> bool:
+    i = bisect.bisect_left(sorted_values, value - tol)
+    return i < len(sorted_values) and sorted_values[i] <= value + tol
+
+
+def _two_steps(target: float, tol: float, recent: list[float], consts: list[float]) -> bool:
+    """(a op b) op c, with at most one everyday constant, which may not stand for the answer itself.
+
+    Solved backwards: for each c, the values the first step would have to give are looked up among
+    the first steps' results (sorted), so the cost grows with the numbers, not with their pairs.
+    """
+    from_prompt = sorted(v for a, b in itertools.permutations(recent, 2) for v in _ops(a, b))
+    from_const = sorted(v for a in recent for k in consts for v in _ops(a, k))
     seconds = recent + ([] if target in EVERYDAY_CONSTANTS else consts)
-    for a, b in itertools.permutations(recent, 2):
-        for v in _ops(a, b):
-            if any(hit(_ops(v, c)) for c in seconds):
-                return True
-    for a in recent:
-        for k in consts:
-            for v in _ops(a, k):
-                if any(hit(_ops(v, c)) for c in recent):
-                    return True
-    return False
+    for c in seconds:
+        if any(_near(from_prompt, v, t) for v, t in _inverse(target, tol, c)):
+            return True
+    return any(any(_near(from_const, v, t) for v, t in _inverse(target, tol, c)) for c in recent)
 
 
 _OPERAND_RE = re.compile(r"(-?\d+(?:\.\d+)?)\s*[×x*·/+−-]\s*(-?\d+(?:\.\d+)?)")

@@ -1,10 +1,10 @@
 """Speed and memory of `advisor diagnose` on a large generic JSONL log.
 
-Generates N records (default 1,000,000; ~30% failed, with a mix of failure shapes),
+Generates N records (default 1,000,000; 30% failed or --failed SHARE, with a mix of failure shapes),
 then runs `advisor diagnose LOG` (summary output) in a child process pinned to one
 core and reports records/s and peak RSS. Targets: >= 50,000 records/s, <= 300 MB.
 
-    .venv/bin/python benchmarks/perf/diagnose_speed.py [--records N] [--keep]
+    .venv/bin/python benchmarks/perf/diagnose_speed.py [--records N] [--failed 0.9] [--keep]
 """
 
 from __future__ import annotations
@@ -31,14 +31,30 @@ FAILURES = [
     ("Who founded Quorbin Labs?", "I don't know.", "Ilsa Marven"),
     ("Summarise: the cat sat.", "cat cat cat cat cat cat cat cat cat cat cat cat cat cat", "A cat sat."),
     ("Answer in French: what colour is the sky?", "The sky is blue.", "bleu"),
+    (
+        "A phone costs $600. It is discounted by 20%, then 10% tax is added. What is the final price?",
+        "A 20% discount and a 10% tax give a net 10% discount.\n600 * 0.9 = 540\n#### 540",
+        "528",
+    ),
+    (
+        "CREATE TABLE orders (id INT, status TEXT);\nQuestion: how many shipped orders?",
+        "SELECT COUNT(*) FROM orders;",
+        "SELECT COUNT(*) FROM orders WHERE status = 'shipped';",
+    ),
+    ("¿Quién ganó la Copa América 2024?", "Argentina won the 2024 Copa America in Miami.", "Argentina ganó."),
+    (
+        "Context: The Danube flows through ten countries.\nQuestion: How long is the Danube in km?",
+        "2350",
+        "2850",
+    ),
 ]
 
 
-def generate(path: Path, n: int, seed: int = 0) -> None:
+def generate(path: Path, n: int, failed: float = 0.3, seed: int = 0) -> None:
     rng = random.Random(seed)
     with path.open("w") as fh:
         for i in range(n):
-            if rng.random() < 0.3:
+            if rng.random() < failed:
                 prompt, output, ref = rng.choice(FAILURES)
                 passed = False
             else:
@@ -61,12 +77,13 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--failed", type=float, default=0.3, help="share of failed records (0.9: failure-heavy)")
     ap.add_argument("--keep", action="store_true", help="keep the generated log")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="advisor-speed-"))
     log = tmp / "big.jsonl"
     t0 = time.perf_counter()
-    generate(log, args.records)
+    generate(log, args.records, args.failed)
     print(
         f"generated {args.records:,} records ({log.stat().st_size / 1e6:.0f} MB) "
         f"in {time.perf_counter() - t0:.1f}s"
