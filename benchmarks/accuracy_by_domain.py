@@ -55,6 +55,8 @@ def by_domain(log: Path) -> dict[str, dict]:
         pair = (gold[d.record.line], d.verdict.value)
         pairs[d.record.task or "-"].append(pair)
         pairs["(all)"].append(pair)
+        if d.confidence:
+            pairs[f"(confidence {d.confidence})"].append(pair)
     return {domain: f1_scores(p) for domain, p in sorted(pairs.items())}
 
 

@@ -52,8 +52,11 @@ def test_diagnose_json_schema(run, tmp_path):
         "verdict",
         "subtype",
         "evidence",
+        "confidence",
     }
     assert rec["id"] == "q1" and rec["doc_id"] is None and rec["verdict"] == "factual"
+    assert rec["confidence"] in ("high", "low") and out["records"][2]["confidence"] is None
+    assert out["summary"]["low_confidence"] == sum(r["confidence"] == "low" for r in out["records"])
     assert out["records"][3]["id"] == "4"  # no id field: the line number
     assert out["records"][2]["verdict"] == "none" and out["records"][2]["passed"] is True
     top = out["recommendations"]

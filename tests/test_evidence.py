@@ -192,3 +192,29 @@ def test_verdicts_follow_from_the_judgements(pm, prompt, output, reference, expe
     detectors = list(Registry(pm).detectors.values())
     v, sub, evidence = verdict(detectors, prompt=prompt, output=output, reference=reference)
     assert (v, sub) == expected, evidence
+
+
+def test_confidence_marks_close_calls(pm):
+    from advisor.diagnosis.judge import Options, diagnose
+
+    detectors = list(Registry(pm).detectors.values())
+
+    def one(**fields):
+        (d,) = diagnose([EvalRecord(source="t", line=1, passed=False, **fields)], detectors, Options())
+        return d.verdict.value, d.subtype, d.confidence
+
+    # a refusal is clear-cut
+    assert one(prompt="What is 2+2?", output="I cannot help with that.", reference="4") == (
+        "behaviour",
+        "refusal",
+        "high",
+    )
+    # no detector found a cause: the fallback verdict is a close call
+    assert one(prompt="", output="x", reference="")[2] == "low"
+    # half of what was missed is in the prompt, half is not: a close call between behaviour and factual
+    verdict = one(
+        prompt="The museum opened in 1901 and has 40 rooms. How many rooms, and how large is its park?",
+        output="It has 35 rooms and a park of 12.8 hectares.",
+        reference="It has 40 rooms and a park of 57.3 hectares.",
+    )
+    assert verdict[2] == "low", verdict

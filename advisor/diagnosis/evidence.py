@@ -463,11 +463,15 @@ def derivable(target: float, given: list[float]) -> bool:
 
 def _inverse(target: float, tol: float, c: float) -> list[tuple[float, float]]:
     """The values v (with their tolerance) for which some ``_ops(v, c)`` lands on ``target``."""
-    out = [(target - c, tol), (target + c, tol), (c - target, tol), (target * c, tol * abs(c))]
-    if c:
-        out += [(target / c, tol / abs(c)), (100 * target / c, 100 * tol / abs(c))]
-    if target:
-        out.append((c / target, tol * abs(c) / target**2))
+    out = [(target - c, tol), (target + c, tol), (c - target, tol)]
+    if c:  # v * c, v / c and c / v need a non-zero c
+        out += [
+            (target / c, tol / abs(c)),
+            (100 * target / c, 100 * tol / abs(c)),
+            (target * c, tol * abs(c)),
+        ]
+        if target:
+            out.append((c / target, tol * abs(c) / target**2))
     for factor in (1 - c / 100, 1 + c / 100):
         if factor:
             out.append((target / factor, tol / abs(factor)))
@@ -556,6 +560,22 @@ class Grounding:
         pool = numeric or names or list(self.missing)
         held = sum(1 for u in pool if u in self.in_prompt or u in self.computable)
         return held * 2 >= len(pool)
+
+    @property
+    def clear(self) -> bool:
+        """A clear-cut call: at most a quarter, or at least three quarters, of the deciding units held,
+        and not only through arithmetic."""
+        numeric = [u for u in self.missing if u in self.numeric]
+        names = [u for u in self.missing if u in self.names]
+        pool = numeric or names or list(self.missing)
+        if not pool:
+            return False
+        held_written = sum(1 for u in pool if u in self.in_prompt)
+        held = held_written + sum(1 for u in pool if u in self.computable and u not in self.in_prompt)
+        share = held / len(pool)
+        if share >= 0.75:
+            return held_written > 0 or len(pool) == 1
+        return share <= 0.25
 
     def evidence(self) -> str:
         shown = ", ".join(repr(u) for u in self.missing[:4])

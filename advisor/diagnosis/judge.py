@@ -72,22 +72,29 @@ def compare_to_reference(record: EvalRecord) -> bool | None:
     return out_norm == ref_norm or T.contains_phrase(out_norm, ref_norm)
 
 
-def classify(findings: list[Finding], ctx: DiagnosisContext) -> tuple[FailureClass, str, list[str]]:
+def classify(findings: list[Finding], ctx: DiagnosisContext) -> tuple[FailureClass, str, list[str], str]:
+    """The verdict (class, subtype, evidence, confidence): the first finding of the strongest class.
+
+    Confidence is ``high`` when that finding is a clear-cut judgement, ``low`` when it is a close call
+    or when no detector found anything (the fallbacks below).
+    """
     if not findings:
         if ctx.content_correct:
             return (
                 FailureClass.FORMAT,
                 "other-form",
                 ["the expected answer is in the output, but the metric rejects its form"],
+                "low",
             )
         return (
             FailureClass.FACTUAL,
             "unverified",
             ["no behaviour or format cause found; counted as a content error"],
+            "low",
         )
     best = min(findings, key=lambda f: _RANK[f.verdict])
     evidence = [best.evidence] + [f.evidence for f in findings if f is not best]
-    return best.verdict, best.subtype, evidence
+    return best.verdict, best.subtype, evidence, "high" if best.confident else "low"
 
 
 def diagnose(
@@ -101,5 +108,5 @@ def diagnose(
             continue
         ctx = DiagnosisContext(record, options)
         findings = [f for d in detectors for f in (d.detect(ctx) or ())]
-        verdict, subtype, evidence = classify(findings, ctx)
-        yield Diagnosis(record, False, verdict, subtype, evidence)
+        verdict, subtype, evidence, confidence = classify(findings, ctx)
+        yield Diagnosis(record, False, verdict, subtype, evidence, confidence)

@@ -27,6 +27,8 @@ class Profile:
     examples: dict[str, list[Diagnosis]] = field(default_factory=dict)
     corpus_checked: int = 0
     retrievable: int = 0
+    #: failed records whose verdict rests on a close call (``confidence: low``)
+    low_confidence: int = 0
 
     def add(self, d: Diagnosis) -> None:
         self.total += 1
@@ -45,6 +47,8 @@ class Profile:
         v = d.verdict.value
         subtype = f"{v}/{d.subtype}"
         self.verdicts[v] += 1
+        if d.confidence == "low":
+            self.low_confidence += 1
         self.subtypes[subtype] += 1
         per_task[v] += 1
         per_task[subtype] += 1  # "class/subtype" keys: what a per-task plan needs (for_task)
@@ -112,6 +116,7 @@ class Profile:
             "pass_rate": round(self.passed / judged, 4) if judged else None,
             "verdicts": {c.value: self.verdicts[c.value] for c in PRECEDENCE},
             "subtypes": dict(self.subtypes.most_common()),
+            "low_confidence": self.low_confidence,
             "tasks": {
                 t: {k: c[k] for k in ("none", *[v.value for v in PRECEDENCE], "unjudged") if c[k]}
                 for t, c in sorted(self.tasks.items())

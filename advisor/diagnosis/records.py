@@ -56,11 +56,17 @@ class EvalRecord:
 
 
 class Finding(NamedTuple):
-    """What one detector concluded about one failed record."""
+    """What one detector concluded about one failed record.
+
+    ``confident`` is False when the judgement behind it was a close call (a borderline grounding, a
+    language guess of low probability, code judged by token overlap): the verdict it decides is then
+    marked ``low`` confidence.
+    """
 
     verdict: FailureClass
     subtype: str
     evidence: str
+    confident: bool = True
 
 
 @dataclass(slots=True)
@@ -73,6 +79,9 @@ class Diagnosis:
     verdict: FailureClass
     subtype: str | None
     evidence: list[str]
+    #: for failed records: "high" when the judgements behind the verdict are clear-cut, "low" when the
+    #: verdict rests on a close call or on no finding at all; None for passed and unjudged records
+    confidence: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         r = self.record
@@ -86,6 +95,7 @@ class Diagnosis:
             "verdict": self.verdict.value,
             "subtype": self.subtype,
             "evidence": self.evidence,
+            "confidence": self.confidence,
         }
 
 

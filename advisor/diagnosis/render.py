@@ -36,6 +36,12 @@ def _counts(report: Report, console: Console) -> None:
         + (f", {p.unjudged} could not be judged" if p.unjudged else "")
         + (f", [yellow]{p.skipped} lines skipped[/]" if p.skipped else "")
     )
+    if p.low_confidence:
+        console.print(
+            f"  {p.low_confidence} of {p.failed} failure verdicts are close calls (confidence low; "
+            "--json marks each record): read their evidence before acting on them",
+            style="dim",
+        )
     if report.skipped:
         lines = ", ".join(f"{n}" for _, n, _ in report.skipped[:10])
         console.print(

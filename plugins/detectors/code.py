@@ -109,7 +109,8 @@ class CodeAnswer:
         elif ctx.code_matches or (_wrapped(ctx, code) and _close(ctx, code, kind)):
             found = _right_code_wrong_form(ctx, code, kind)
             if found is not None:
-                yield found
+                # judged by token overlap rather than structure: a close call
+                yield found if ctx.code_matches else found._replace(confident=False)
         else:
             yield _wrong_code(ctx, code, kind)
 

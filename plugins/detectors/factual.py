@@ -38,7 +38,8 @@ class ReadingAndReasoning:
             yield Finding(B, "unfaithful-to-prompt", _NOT_FOLLOWED)
         elif grounding.grounded:
             computed = bool(grounding.computable) and not grounding.in_prompt
-            yield Finding(B, "reasoning" if computed else "unfaithful-to-prompt", grounding.evidence())
+            sub = "reasoning" if computed else "unfaithful-to-prompt"
+            yield Finding(B, sub, grounding.evidence(), grounding.clear)
 
 
 def _right_option(ctx: DiagnosisContext) -> str:
@@ -68,6 +69,10 @@ class WrongFact:
             return
         if ctx.content_correct is False and ctx.output and not ctx.wants_json and not ctx.code_kind:
             sub = "outdated" if _OUTDATED_RE.search(ctx.output) else "wrong-fact"
+            grounding = ctx.grounding
             yield Finding(
-                F, sub, f"answered {T.clip(ctx.output, 40)!r}, expected {T.clip(rec.reference or '', 40)!r}"
+                F,
+                sub,
+                f"answered {T.clip(ctx.output, 40)!r}, expected {T.clip(rec.reference or '', 40)!r}",
+                grounding.clear if grounding.missing else True,
             )

@@ -179,7 +179,7 @@ def language_mismatch(ctx: DiagnosisContext, prompt: str, asked: str | None) -> 
         if own is not None and own[1] >= 0.6:
             want, how = own[0], "the prompt is in"
     if want and got and got[1] >= 0.5 and got[0] != want:
-        return Finding(B, "wrong-language", f"{how} {want}, the output is in {got[0]}")
+        return Finding(B, "wrong-language", f"{how} {want}, the output is in {got[0]}", got[1] >= 0.8)
     if asked is None and got is None:
         return script_mismatch(ctx, prompt)
     return None

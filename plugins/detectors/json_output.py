@@ -149,11 +149,20 @@ def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str
     detail = ", ".join(
         f"{k}: {T.clip(str(_get_ci(value, k)), 20)!r} vs {T.clip(str(ref[k]), 20)!r}" for k in wrong[:3]
     )
-    if ctx.grounded or all(_in_prompt(ctx, ref[k]) for k in wrong):
+    invented = [k for k in wrong if ref[k] is None]
+    if invented and len(invented) == len(wrong):
         return Finding(
-            B, "unfaithful-to-prompt", f"values differ from the text given in the prompt ({detail})"
+            B, "unfaithful-to-prompt", f"fills {', '.join(invented)}, which the text leaves empty ({detail})"
         )
-    return Finding(F, "wrong-fact", f"wrong values ({detail})")
+    grounding = ctx.grounding_of([v for k in wrong for v in (T.json_leaves(ref[k]) or [ref[k]])])
+    if grounding.grounded or all(_in_prompt(ctx, ref[k]) for k in wrong):
+        return Finding(
+            B,
+            "unfaithful-to-prompt",
+            f"values differ from the text given in the prompt ({detail})",
+            grounding.clear,
+        )
+    return Finding(F, "wrong-fact", f"wrong values ({detail}); {grounding.evidence()}", grounding.clear)
 
 
 def _same_free_text(want: Any, got: Any) -> bool:
