@@ -218,3 +218,28 @@ def test_confidence_marks_close_calls(pm):
         reference="It has 40 rooms and a park of 57.3 hectares.",
     )
     assert verdict[2] == "low", verdict
+
+
+def test_jobs_give_the_same_verdicts_in_the_same_order(pm, tmp_path):
+    import json
+
+    from advisor.diagnosis.judge import Options, diagnose, diagnose_parallel
+
+    detectors = list(Registry(pm).detectors.values())
+    records = [
+        EvalRecord(
+            source="t",
+            line=i,
+            prompt=f"What is {i} + {i}?",
+            output=str(i * 2 + (i % 3 == 0)),
+            reference=str(2 * i),
+        )
+        for i in range(1, 60)
+    ]
+    one = [(d.record.line, d.verdict, d.subtype) for d in diagnose(records, detectors, Options())]
+    two = [
+        (d.record.line, d.verdict, d.subtype)
+        for d in diagnose_parallel(records, detectors, Options(), jobs=2, batch_size=7)
+    ]
+    assert one == two and any(v.value != "none" for _, v, _ in one)
+    assert json.dumps([str(x) for x in one])  # plain, picklable results

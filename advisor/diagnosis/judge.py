@@ -110,3 +110,51 @@ def diagnose(
         findings = [f for d in detectors for f in (d.detect(ctx) or ())]
         verdict, subtype, evidence, confidence = classify(findings, ctx)
         yield Diagnosis(record, False, verdict, subtype, evidence, confidence)
+
+
+#: what forked workers of ``diagnose_parallel`` diagnose with (set before the pool forks)
+_WORKER: dict[str, Any] = {}
+
+
+def _diagnose_batch(batch: list[EvalRecord]) -> tuple[list[Diagnosis], bool, set[str]]:
+    options = Options(metric=_WORKER["options"].metric, threshold=_WORKER["options"].threshold)
+    out = list(diagnose(batch, _WORKER["detectors"], options))
+    return out, options.metric_found, options.metrics_seen
+
+
+def _batches(records: Iterable[EvalRecord], size: int) -> Iterator[list[EvalRecord]]:
+    batch: list[EvalRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def diagnose_parallel(
+    records: Iterable[EvalRecord],
+    detectors: list[Any],
+    options: Options | None = None,
+    jobs: int = 2,
+    batch_size: int = 2000,
+) -> Iterator[Diagnosis]:
+    """``diagnose`` on ``jobs`` forked worker processes, batch by batch, in the log's order.
+
+    The reading stays in this process; workers inherit the detectors at fork time (so plugins need not
+    be importable by name). Where fork is not available, this is ``diagnose``.
+    """
+    import multiprocessing as mp
+
+    options = options or Options()
+    if jobs <= 1 or "fork" not in mp.get_all_start_methods():
+        yield from diagnose(records, detectors, options)
+        return
+    _WORKER.update(detectors=detectors, options=options)
+    with mp.get_context("fork").Pool(jobs) as pool:
+        for found, metric_found, seen in pool.imap(_diagnose_batch, _batches(records, batch_size)):
+            options.metric_found |= metric_found
+            if len(options.metrics_seen) < 50:
+                options.metrics_seen.update(seen)
+            yield from found

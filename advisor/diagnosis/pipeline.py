@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from advisor.diagnosis.judge import Options, diagnose
+from advisor.diagnosis.judge import Options, diagnose_parallel
 from advisor.diagnosis.profile import Profile
 from advisor.diagnosis.readers import ReadContext, open_log
 from advisor.diagnosis.records import Diagnosis, FailureClass, Recommendation
@@ -30,6 +30,8 @@ class Request:
     strict: bool = False
     keep_records: bool = False
     examples: int = 3
+    #: worker processes for the detectors (1: in this process)
+    jobs: int = 1
 
 
 @dataclass
@@ -147,7 +149,7 @@ def run(request: Request, registry: Any = None) -> Report:
     corpus_by_task: dict[str, list[int]] = {}  # task -> [checked, retrievable], for the per-task plans
     kept: list[Diagnosis] = []
     options = Options(metric=request.metric, threshold=request.threshold)
-    for d in diagnose(records, detectors, options):
+    for d in diagnose_parallel(records, detectors, options, jobs=request.jobs):
         if corpus is not None and d.verdict is FailureClass.FACTUAL and d.record.reference:
             retrievable = _check_corpus(corpus, d)
             profile.corpus_checked += 1
