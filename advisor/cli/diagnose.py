@@ -25,6 +25,29 @@ def _size(what: str):
     return convert
 
 
+def _judge_notice(total: int, cached: int):
+    """Say what the judge will cost before it runs; a progress bar on stderr while it does."""
+    click.echo(
+        f"judge: {total} low-confidence failures to classify ({cached} cached, {total - cached} to ask)",
+        err=True,
+    )
+    if total - cached <= 0:
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    bar.start()
+    task = bar.add_task("judging", total=total - cached)
+
+    def advance(n: int) -> None:
+        bar.advance(task, n)
+        if bar.tasks[0].finished:
+            bar.stop()
+
+    return advance
+
+
 @click.command()
 @click.argument("log", type=click.Path(path_type=Path))
 @click.option(
@@ -95,6 +118,22 @@ def _size(what: str):
     help="Worker processes for the detectors (0: one per CPU core). Worth it on logs of 100,000+ records.",
 )
 @click.option(
+    "--judge",
+    "judge",
+    metavar="MODEL",
+    help="Have an LLM classify the low-confidence failures: a local model folder, a .gguf file, 'smollm2' "
+    "(embedded), or an OpenAI-compatible base URL (http://host:port/v1). Needs the [train] extra for "
+    "local models. Answers are cached.",
+)
+@click.option(
+    "--judge-model", metavar="NAME", help="With a --judge URL: the server's model (default: its first)."
+)
+@click.option(
+    "--judge-key-env",
+    metavar="NAME",
+    help="With a --judge URL: the environment variable holding the API key.",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -116,6 +155,9 @@ def diagnose(
     strict,
     examples,
     jobs,
+    judge,
+    judge_model,
+    judge_key_env,
     as_json,
 ):
     """Classify every failed sample of LOG and recommend what to try next.
@@ -153,6 +195,10 @@ def diagnose(
         keep_records=as_json,
         examples=examples,
         jobs=jobs or (os.cpu_count() or 1),
+        judge=judge,
+        judge_model=judge_model,
+        judge_key_env=judge_key_env,
+        judge_notice=_judge_notice if judge else None,
     )
     report = D.run(request, registry_of())
     for line in report.warnings:

@@ -32,6 +32,13 @@ class Request:
     examples: int = 3
     #: worker processes for the detectors (1: in this process)
     jobs: int = 1
+    #: ``--judge``: a local model (folder, .gguf, smollm2) or an OpenAI-compatible base URL
+    judge: str | None = None
+    judge_model: str | None = None
+    judge_key_env: str | None = None
+    #: called with (records to judge, of them cached) before the judge runs; returns a progress
+    #: callback taking the number of records judged since the last call (or None)
+    judge_notice: Any = None
 
 
 @dataclass
@@ -53,10 +60,14 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     #: a log with several tasks: the ranked recommendations of each failing task, by task
     plans: dict[str, TaskPlan] = field(default_factory=dict)
+    #: what ``--judge`` did (None without it)
+    judge: Any = None
 
     def to_json(self) -> dict[str, Any]:
         summary = self.profile.summary()
         summary["reader"] = self.reader
+        if self.judge is not None:
+            summary["judge"] = dict(vars(self.judge))
         summary["skipped_lines"] = [f"{s}:{n}" for s, n, _ in self.skipped[:100]]
         return {
             "summary": summary,
@@ -122,6 +133,21 @@ def load_rules(registry: Any, files: list[Path]) -> list[R.Rule]:
     return R.merge_rules(rule_sets)
 
 
+def _judge(request: Request, unsure: list[Diagnosis], profile: Profile) -> Any:
+    """Run ``--judge`` on the low-confidence failures and move the ones it reclassifies."""
+    from advisor.diagnosis import llm_judge as J
+
+    cache = J.default_cache()
+    backend = J.backend_for(request.judge or "", request.judge_model, request.judge_key_env)
+    cached = sum(1 for d in unsure if cache.get(cache.key(backend.name, d)) is not None)
+    progress = request.judge_notice(len(unsure), cached) if request.judge_notice else None
+    before = [(d.verdict.value, d.subtype) for d in unsure]
+    run = J.judge_all(unsure, backend, cache, progress=progress)
+    for d, (verdict, subtype) in zip(unsure, before, strict=True):
+        profile.reclassify(d, verdict, subtype)
+    return run
+
+
 def run(request: Request, registry: Any = None) -> Report:
     """Diagnose ``request.path`` with the registry's readers, detectors and rules."""
     if registry is None:
@@ -148,8 +174,11 @@ def run(request: Request, registry: Any = None) -> Report:
     profile = Profile(examples_per_class=request.examples)
     corpus_by_task: dict[str, list[int]] = {}  # task -> [checked, retrievable], for the per-task plans
     kept: list[Diagnosis] = []
+    unsure: list[Diagnosis] = []  # low-confidence failures, for --judge
     options = Options(metric=request.metric, threshold=request.threshold)
     for d in diagnose_parallel(records, detectors, options, jobs=request.jobs):
+        if request.judge and d.confidence == "low" and d.verdict is not FailureClass.NONE:
+            unsure.append(d)
         if corpus is not None and d.verdict is FailureClass.FACTUAL and d.record.reference:
             retrievable = _check_corpus(corpus, d)
             profile.corpus_checked += 1
@@ -161,6 +190,7 @@ def run(request: Request, registry: Any = None) -> Report:
         if request.keep_records:
             kept.append(d)
     profile.skipped = len(read_ctx.skipped)
+    judge_run = _judge(request, unsure, profile) if request.judge else None
     if request.metric and not options.metric_found and profile.total:
         from advisor.errors import did_you_mean
 
@@ -180,7 +210,9 @@ def run(request: Request, registry: Any = None) -> Report:
     flat = R.enrich(profile.flat(), ctx, dict(profile.subtypes))
     recs, advice = R.recommend(flat, rules, ctx)
     plans = task_plans(profile, corpus_by_task, rules, ctx) if len(profile.tasks) > 1 else {}
-    return Report(reader.name, profile, kept, recs, advice, read_ctx.skipped, registry.warnings(), plans)
+    return Report(
+        reader.name, profile, kept, recs, advice, read_ctx.skipped, registry.warnings(), plans, judge_run
+    )
 
 
 def task_plans(

@@ -56,6 +56,28 @@ class Profile:
         if len(bucket) < self.examples_per_class:
             bucket.append(d)
 
+    def reclassify(self, d: Diagnosis, old_verdict: str, old_subtype: str | None) -> None:
+        """Move an added failure from its old class to ``d``'s current one (after ``--judge``)."""
+        new = d.verdict.value
+        if new == old_verdict and d.subtype == old_subtype:
+            return
+        per_task = self.tasks[d.record.task or "-"]
+        old_key, new_key = f"{old_verdict}/{old_subtype}", f"{new}/{d.subtype}"
+        for counter in (self.verdicts, per_task):
+            counter[old_verdict] -= 1
+            counter[new] += 1
+        for counter in (self.subtypes, per_task):
+            counter[old_key] -= 1
+            counter[new_key] += 1
+            if counter[old_key] <= 0:
+                del counter[old_key]
+        old_bucket = self.examples.get(old_verdict, [])
+        if d in old_bucket:
+            old_bucket.remove(d)
+        bucket = self.examples.setdefault(new, [])
+        if len(bucket) < self.examples_per_class and d not in bucket:
+            bucket.append(d)
+
     def for_task(self, task: str) -> Profile:
         """The counts of one task as a profile of its own (no examples), for a per-task plan."""
         counts = self.tasks[task]

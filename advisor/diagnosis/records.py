@@ -82,6 +82,8 @@ class Diagnosis:
     #: for failed records: "high" when the judgements behind the verdict are clear-cut, "low" when the
     #: verdict rests on a close call or on no finding at all; None for passed and unjudged records
     confidence: str | None = None
+    #: with ``--judge``: the judge's verdict and reason, and the detectors' verdict it replaced
+    judge: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         r = self.record
@@ -96,6 +98,7 @@ class Diagnosis:
             "subtype": self.subtype,
             "evidence": self.evidence,
             "confidence": self.confidence,
+            "judge": self.judge,
         }
 
 

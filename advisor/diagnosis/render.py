@@ -36,7 +36,15 @@ def _counts(report: Report, console: Console) -> None:
         + (f", {p.unjudged} could not be judged" if p.unjudged else "")
         + (f", [yellow]{p.skipped} lines skipped[/]" if p.skipped else "")
     )
-    if p.low_confidence:
+    if report.judge is not None:
+        j = report.judge
+        console.print(
+            f"  judge {j.judge}: {j.asked + j.cached} low-confidence verdicts judged ({j.cached} from cache"
+            + (f", {j.unparsed} replies unreadable" if j.unparsed else "")
+            + f"); it changed {j.disagreed} (marked 'judge' in the evidence)",
+            style="dim",
+        )
+    elif p.low_confidence:
         console.print(
             f"  {p.low_confidence} of {p.failed} failure verdicts are close calls (confidence low; "
             "--json marks each record): read their evidence before acting on them",
