@@ -1,4 +1,4 @@
-"""``advisor diagnose --judge``: the OpenAI-compatible protocol (a fake server) and a local model's mechanics."""
+"""``advisor diagnose --judge``: the OpenAI-compatible protocol (a fake server), a local model's mechanics."""
 
 from __future__ import annotations
 
@@ -133,13 +133,15 @@ def test_replies_are_parsed_leniently(reply, expected):
     assert (found and (found.verdict, found.reason)) == expected or (found is None and expected is None)
 
 
-def test_a_local_model_judges_in_batches(tmp_path):
-    """Mechanics of the local backend on a tiny random Llama: batched generation, one reply per record."""
+def test_a_local_model_picks_one_of_the_three_classes(tmp_path):
+    """Mechanics of the local backend on a tiny random Llama: the classes are scored, one reply each."""
     from tests.test_techniques import tiny_model, tiny_tokenizer
 
     tok = tiny_tokenizer()
     tiny_model(tok).save_pretrained(tmp_path / "judge")
     tok.save_pretrained(tmp_path / "judge")
-    backend = J.LocalBackend(str(tmp_path / "judge"), batch_size=2, max_new_tokens=3)
+    backend = J.LocalBackend(str(tmp_path / "judge"))
     replies = backend.complete(["what is the answer", "here are examples", "answer the task"])
-    assert len(replies) == 3 and all(isinstance(r, str) for r in replies)
+    assert len(replies) == 3
+    found = [J.parse_answer(r) for r in replies]
+    assert all(f is not None and f.verdict in ("behaviour", "factual", "format") for f in found), replies

@@ -8,7 +8,8 @@ where judge and detectors disagree are visible (``judge`` in ``--json``).
 Two backends, one interface (``complete(prompts) -> list[str]``):
 
 * a local model: a Hugging Face folder, a ``.gguf`` file or ``smollm2`` (the embedded SmolLM2),
-  loaded with transformers and run greedily, in batches;
+  loaded with transformers; it scores the three class names after the rubric and picks the likeliest
+  (small models do not follow an answer format reliably);
 * an OpenAI-compatible server: ``--judge http://host:port/v1`` (llama.cpp, vLLM, Ollama, OpenAI),
   ``--judge-model`` names the model, ``--judge-key-env NAME`` the environment variable holding the
   API key. Requests run a few at a time.
@@ -86,40 +87,58 @@ def prompt_for(d: Diagnosis) -> str:
 
 
 class LocalBackend:
-    """A local causal LM, greedy decoding, batched with left padding."""
+    """A local causal LM that picks the class it finds most likely after the rubric.
+
+    Small local models do not follow a rubric's answer format reliably, so the three class names are
+    scored instead of generated (as lm-eval scores multiple choice): the reply is the class with the
+    highest log-likelihood, and its probability among the three.
+    """
+
+    CLASSES = ("behaviour", "factual", "format")
 
     def __init__(self, name: str, batch_size: int = 8, max_new_tokens: int = 40) -> None:
         from advisor.train.models import load_model
 
         self.name = name
         self.model, self.tokenizer = load_model(name, "float32")
-        self.tokenizer.padding_side = "left"
+        self.tokenizer.padding_side = "right"
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
 
-    def complete(self, prompts: list[str]) -> list[str]:
+    def _context(self, prompt: str) -> str:
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
+        return prompt + "\n"
+
+    def _scores(self, context: str) -> list[float]:
+        """Sum of the log-probabilities of each class name's tokens after ``context``."""
         import torch
 
-        out: list[str] = []
-        for i in range(0, len(prompts), self.batch_size):
-            chunk = prompts[i : i + self.batch_size]
-            if getattr(self.tokenizer, "chat_template", None):
-                chunk = [
-                    self.tokenizer.apply_chat_template(
-                        [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
-                    )
-                    for p in chunk
-                ]
-            enc = self.tokenizer(chunk, return_tensors="pt", padding=True, truncation=True, max_length=1536)
+        ctx_ids = self.tokenizer(context, add_special_tokens=False)["input_ids"][-1400:]
+        scores = []
+        for cls in self.CLASSES:
+            cont = self.tokenizer(cls, add_special_tokens=False)["input_ids"]
+            ids = torch.tensor([ctx_ids + cont])
             with torch.no_grad():
-                gen = self.model.generate(
-                    **enc,
-                    max_new_tokens=self.max_new_tokens,
-                    do_sample=False,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                )
-            new = gen[:, enc["input_ids"].shape[1] :]
-            out += self.tokenizer.batch_decode(new, skip_special_tokens=True)
+                logits = self.model(ids).logits[0, len(ctx_ids) - 1 : -1]
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            scores.append(float(logp[torch.arange(len(cont)), torch.tensor(cont)].sum()))
+        return scores
+
+    def complete(self, prompts: list[str]) -> list[str]:
+        import math
+
+        out = []
+        for prompt in prompts:
+            scores = self._scores(self._context(prompt))
+            top = max(range(3), key=scores.__getitem__)
+            total = sum(math.exp(x - scores[top]) for x in scores)
+            share = 1 / total
+            out.append(
+                f"{self.CLASSES[top]}: the class the model scores most likely (p={share:.2f} of three)"
+            )
         return out
 
 
