@@ -169,6 +169,8 @@ def language_mismatch(ctx: DiagnosisContext, prompt: str, asked: str | None) -> 
     if ctx.wants_json or ctx.code_kind:
         return None
     got = T.identify_language(ctx.output)
+    if got is None or got[1] < 0.5:
+        return script_mismatch(ctx, prompt) if asked is None else None
     want, how = asked, "asked for"
     if want is None:
         ref = T.identify_language(ctx.record.reference or "")
@@ -178,10 +180,8 @@ def language_mismatch(ctx: DiagnosisContext, prompt: str, asked: str | None) -> 
         own = T.identify_language(prompt[-300:])
         if own is not None and own[1] >= 0.6:
             want, how = own[0], "the prompt is in"
-    if want and got and got[1] >= 0.5 and got[0] != want:
+    if want and got[0] != want:
         return Finding(B, "wrong-language", f"{how} {want}, the output is in {got[0]}", got[1] >= 0.8)
-    if asked is None and got is None:
-        return script_mismatch(ctx, prompt)
     return None
 
 
