@@ -53,6 +53,7 @@ def test_diagnose_json_schema(run, tmp_path):
         "subtype",
         "evidence",
         "confidence",
+        "judge",
     }
     assert rec["id"] == "q1" and rec["doc_id"] is None and rec["verdict"] == "factual"
     assert rec["confidence"] in ("high", "low") and out["records"][2]["confidence"] is None
