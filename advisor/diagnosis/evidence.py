@@ -438,23 +438,20 @@ def derivable(target: float, given: list[float]) -> bool:
     places = 6 if "e" in r else len(r.split(".")[1].rstrip("0"))
     tol = min(0.5, max(0.5 * 10**-places, 1e-9 * abs(target)))
 
-    def hit(values) -> bool:
-        return any(abs(v - target) <= tol for v in values)
-
-    consts = [c for c in EVERYDAY_CONSTANTS if c not in prompt_nums]
-    if hit(prompt_nums):
+    if any(abs(n - target) <= tol for n in prompt_nums):
         return True
-    pairs = list(itertools.permutations(prompt_nums, 2))
-    step1_prompt = [v for a, b in pairs for v in _ops(a, b)]
+    consts = [c for c in EVERYDAY_CONSTANTS if c not in prompt_nums]
+    recent = prompt_nums[:6]  # two steps over the instance's own numbers (it comes last)
+    from_prompt = sorted(v for a, b in itertools.permutations(prompt_nums, 2) for v in _ops(a, b))
     if float(target).is_integer() and abs(target) < 13:
         # small counts come out of almost any arithmetic: one step over the prompt's own numbers only
-        return hit(step1_prompt)
-    step1_const = [v for a in prompt_nums for c in consts for v in _ops(a, c)]
-    if hit(step1_prompt) or hit(step1_const):
+        return _near(from_prompt, target, tol)
+    from_const = sorted(v for a in prompt_nums for c in consts for v in _ops(a, c))
+    if _near(from_prompt, target, tol) or _near(from_const, target, tol):
         return True
-    if _two_steps(target, tol, prompt_nums[:6], consts):  # the instance's own numbers come last
+    if _two_steps(target, tol, recent, consts):
         return True
-    if len(prompt_nums) <= 10:
+    if 3 <= len(prompt_nums) <= 8:
         for k in (3, 4, 5):
             if any(abs(sum(c) - target) <= tol for c in itertools.combinations(prompt_nums, k)):
                 return True

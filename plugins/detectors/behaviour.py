@@ -116,6 +116,8 @@ class NoAttempt:
 
 def _asks_back(out: str) -> bool:
     """A question to the user in the first two sentences, of an output of at most four sentences."""
+    if "?" not in out[:600]:
+        return False
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", out.strip()) if x]
     if len(sentences) > 4:
         return False
