@@ -89,6 +89,117 @@ _PORTABLE_SQL = frozenset(
         "when",
     ]
 )
+_SQL_KEYWORDS = frozenset(
+    [
+        "select",
+        "from",
+        "where",
+        "join",
+        "on",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "null",
+        "group",
+        "by",
+        "order",
+        "having",
+        "limit",
+        "offset",
+        "as",
+        "distinct",
+        "left",
+        "right",
+        "inner",
+        "outer",
+        "full",
+        "cross",
+        "union",
+        "all",
+        "case",
+        "when",
+        "then",
+        "else",
+        "end",
+        "between",
+        "like",
+        "ilike",
+        "asc",
+        "desc",
+        "exists",
+        "date",
+        "interval",
+        "extract",
+        "year",
+        "month",
+        "day",
+        "hour",
+        "minute",
+        "second",
+        "current_date",
+        "current_timestamp",
+        "now",
+        "with",
+        "over",
+        "partition",
+        "row_number",
+        "rank",
+        "true",
+        "false",
+        "cast",
+        "coalesce",
+        "nullif",
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "round",
+        "lower",
+        "upper",
+        "length",
+        "substr",
+        "substring",
+        "trim",
+        "replace",
+        "strftime",
+        "julianday",
+        "datetime",
+        "printf",
+        "values",
+        "into",
+        "insert",
+        "update",
+        "delete",
+        "set",
+        "create",
+        "table",
+        "index",
+        "primary",
+        "key",
+        "references",
+        "default",
+        "unique",
+        "check",
+        "returning",
+        "using",
+        "natural",
+        "filter",
+        "within",
+        "lateral",
+        "any",
+        "some",
+        "fetch",
+        "first",
+        "next",
+        "rows",
+        "only",
+        "top",
+    ]
+)
+_SQL_NAME_RE = re.compile(r"'[^']*'|\"([^\"]+)\"|\b([A-Za-z_][A-Za-z0-9_]*)\b")
 _SQL_CALL_RE = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 _SQL_LITERAL_RE = re.compile(r"'([^']*)'|\b(\d{3,}(?:\.\d+)?)\b")
 _OTHER_CODE_RE = re.compile(r"\bfunction\b|=>|\bconst\b|\bpublic\b|\bvar\b|#include|\bfunc\b|\bfn\b")
@@ -156,6 +267,12 @@ def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
         if invented:
             return Finding(F, "invented-api", f"uses {', '.join(invented[:3])}, which does not exist")
         return Finding(B, "spec-not-followed", "the code does not do what the prompt's specification states")
+    unknown = _unknown_names(ctx, code)
+    if unknown:
+        shown = ", ".join(unknown[:3])
+        return Finding(
+            B, "unfaithful-to-prompt", f"uses {shown}, which the schema in the prompt does not have"
+        )
     unknown_calls = sorted(
         {m.group(1) for m in _SQL_CALL_RE.finditer(code)}
         - {m.group(1) for m in _SQL_CALL_RE.finditer(reference)}
@@ -177,6 +294,29 @@ def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
         shown = ", ".join(repr(v) for v in sorted(missing)[:3])
         return Finding(F, "wrong-fact", f"the query needs values the prompt does not give ({shown})")
     return Finding(B, "unfaithful-to-prompt", "the query does not follow the question or the schema given")
+
+
+def _unknown_names(ctx: DiagnosisContext, code: str) -> list[str]:
+    """Identifiers of the query (tables, columns) that neither the prompt nor the reference has.
+
+    Aliases (names right after a table or AS, and names of one or two letters) are left out.
+    """
+    prompt_words = set(re.findall(r"[a-z_][a-z0-9_]*", ctx.record.prompt.lower()))
+    ref_words = set(re.findall(r"[a-z_][a-z0-9_]*", (ctx.record.reference or "").lower()))
+    aliases = {
+        m.group(1).lower() for m in re.finditer(r"\b(?:as|from|join)\s+\w+\s+(?:as\s+)?(\w+)", code, re.I)
+    }
+    aliases |= {m.group(1).lower() for m in re.finditer(r"\bas\s+(\w+)", code, re.I)}
+    out = []
+    for m in _SQL_NAME_RE.finditer(code):
+        name = (m.group(1) or m.group(2) or "").lower()
+        if not name or len(name) <= 2 or name in _SQL_KEYWORDS or name in aliases:
+            continue
+        if code[m.end() : m.end() + 2].lstrip().startswith("("):
+            continue  # a function: the invented-function check judges those
+        if name not in prompt_words and name not in ref_words and name not in out:
+            out.append(name)
+    return out
 
 
 def _literals(sql: str) -> set[str]:

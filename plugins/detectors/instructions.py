@@ -116,7 +116,7 @@ class Instructions:
         found = language_mismatch(ctx, prompt, asked)
         if found is not None:
             yield found
-        for check in FORM_CHECKS:
+        for check in FORM_CHECKS + (formal_address, plain_language):
             found = check(ctx, prompt)
             if found is not None:
                 yield found
@@ -172,6 +172,10 @@ def language_mismatch(ctx: DiagnosisContext, prompt: str, asked: str | None) -> 
     if got is None or got[1] < 0.5:
         return script_mismatch(ctx, prompt) if asked is None else None
     want, how = asked, "asked for"
+    if want is None:
+        # a reference that describes the answer names its language ("a friendly email in French")
+        want = asked_language(ctx.record.reference or "")
+        how = "the expected answer is in"
     if want is None:
         ref = T.identify_language(ctx.record.reference or "")
         if ref is not None and ref[1] >= 0.5:
@@ -359,3 +363,46 @@ def bullets(ctx: DiagnosisContext, prompt: str) -> Finding | None:
 
 #: form instructions checked on every failed prose answer (their own cheap gates)
 FORM_CHECKS: tuple[Check, ...] = (markdown_forbidden, preamble, exact_text, first_line, bullets)
+
+
+_FORMAL_ASKED_RE = re.compile(
+    r"\bformal\b|\b(?:address|use)\b[^.\n]{0,30}[\"“']?(?:Sie|vous|usted|Lei)\b|\bsiezen\b|\bvouvo", re.I
+)
+_INFORMAL_RE = re.compile(
+    r"\b(?:du|dich|dir|dein|deine|deinen|deiner|tu|toi|ton|ta|tes|tú|tienes|puedes)\b", re.I
+)
+_FORMAL_RE = re.compile(r"\b(?:Sie|Ihnen|Ihr|Ihre|vous|votre|vos|usted|ustedes|Lei)\b")
+_PLAIN_ASKED_RE = re.compile(
+    r"\bplain (?:language|words|english|terms)\b|\beveryday words\b|\bsimple words\b|"
+    r"\b(?:\d{1,2}|eight|ten|twelve)[- ]year[- ]olds?\b|\bchild(?:ren)?\b|\bno jargon\b|\blayperson\b",
+    re.I,
+)
+
+
+def formal_address(ctx: DiagnosisContext, prompt: str) -> Finding | None:
+    """Asked for the formal address (Sie, vous, usted): does the output use the informal one?"""
+    if (
+        _FORMAL_ASKED_RE.search(prompt)
+        and _INFORMAL_RE.search(ctx.output)
+        and not _FORMAL_RE.search(ctx.output)
+    ):
+        word = _INFORMAL_RE.search(ctx.output).group()
+        return Finding(B, "tone", f"the formal address was asked for; the output says {word!r}")
+    return None
+
+
+def plain_language(ctx: DiagnosisContext, prompt: str) -> Finding | None:
+    """Asked for plain words (a child, everyday words): is the output full of long, technical words?"""
+    if not _PLAIN_ASKED_RE.search(prompt):
+        return None
+    words = re.findall(r"[^\W\d_]+", ctx.output)
+    if len(words) < 12:
+        return None
+    long_share = sum(1 for w in words if len(w) >= 10) / len(words)
+    if long_share >= 0.12:
+        return Finding(
+            B,
+            "register",
+            f"plain words were asked for; {long_share:.0%} of the output's words are 10+ letters long",
+        )
+    return None
