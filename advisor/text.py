@@ -604,3 +604,11 @@ def identify_language(text: str, min_words: int = 4) -> tuple[str, float] | None
         return LANGUAGE_NAMES.get(code, code), float(probs[0])
     guess = guess_language(prose)
     return (guess, 0.5) if guess else None
+
+
+def values_in(text: str) -> list[float]:
+    """Every value ``text`` names, read leniently: either decimal convention ('1.234,49' is 1234.49),
+    fractions, percentages, number words, scales ('12 million') and durations."""
+    from advisor.diagnosis.evidence import numbers
+
+    return numbers(text)

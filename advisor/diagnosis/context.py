@@ -106,6 +106,11 @@ class DiagnosisContext:
         return T.normalize(self.record.prompt)
 
     @cached_property
+    def prompt_iso_norm(self) -> str:
+        """The prompt with its dates rewritten as YYYY-MM-DD, normalised."""
+        return T.normalize(E.iso_dates(self.record.prompt))
+
+    @cached_property
     def reference_json(self) -> Any:
         return T.loose_json(self.record.reference)
 

@@ -64,6 +64,8 @@ _DURATION_RE = re.compile(
 )
 _NUMBER_WORDS.update({"half": 0.5, "quarter": 0.25, "quarters": 0.25, "dozen": 12, "twice": 2, "double": 2})
 _WORD_NUMBER_RE = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "bn": 1e9, "billion": 1e9}
+_SCALED_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(thousand|million|billion|mn|bn|k|m)\b", re.I)
 _THREE_QUARTERS_RE = re.compile(r"\bthree[- ]quarters?\b", re.I)
 
 
@@ -89,7 +91,7 @@ def numbers(text: str) -> list[float]:
     """Every value ``text`` names, read leniently.
 
     Digits in either decimal convention, fractions (3/4), percentages (25% is also 0.25), number words
-    (twelve) and durations (1 hour 30 minutes is also 90 and 1.5).
+    (twelve), scales ($12 million is also 12,000,000) and durations (1 hour 30 minutes is also 90 and 1.5).
     """
     if not text:
         return []
@@ -101,6 +103,9 @@ def numbers(text: str) -> list[float]:
             values.append(int(m.group(1)) / int(m.group(2)))
     for m in _PERCENT_RE.finditer(text):
         values.extend(v / 100 for v in _read_number(m.group(1)))
+    for m in _SCALED_RE.finditer(text):
+        scale = _SCALES[m.group(2).lower()]
+        values.extend(v * scale for v in _read_number(m.group(1)))
     for m in _DURATION_RE.finditer(text):
         hours = float(m.group(1))
         minutes = float(m.group(2) or 0)

@@ -179,15 +179,20 @@ def _same_free_text(want: Any, got: Any) -> bool:
 
 
 def _same_value_other_form(want: Any, got: Any) -> bool:
-    """'14 May 2025' for '2025-05-14', '149.90 EUR' for 149.9, '3' for 3."""
+    """'14 May 2025' for '2025-05-14', '149.90 EUR' for 149.9, '3' for 3; inside a nested object,
+    every value the same or the same in another form."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        return set(map(str.lower, want)) == {k.lower() for k in got} and all(
+            T.canon(v) == T.canon(_get_ci(got, k)) or _same_value_other_form(v, _get_ci(got, k))
+            for k, v in want.items()
+        )
     if got is None or isinstance(got, (dict, list)):
         return False
     want_s, got_s = str(want), str(got)
     if T.same_date(want_s, got_s):
         return True
     if isinstance(want, (int, float)) and not isinstance(want, bool):
-        nums = T.numbers_in(got_s)
-        return len(nums) == 1 and abs(nums[0] - want) < 1e-9
+        return any(abs(n - want) < 1e-9 * max(1.0, abs(want)) for n in T.values_in(got_s))
     return T.normalize(want_s) == T.normalize(got_s)
 
 
@@ -200,5 +205,10 @@ def _get_ci(d: dict, key: str) -> Any:
 
 
 def _in_prompt(ctx: DiagnosisContext, value: Any) -> bool:
+    """Is ``value`` written in the prompt (a date in any of its usual forms)?"""
     norm = T.normalize(str(value))
-    return bool(norm) and T.contains_phrase(ctx.prompt_norm, norm)
+    if not norm:
+        return False
+    if T.contains_phrase(ctx.prompt_norm, norm):
+        return True
+    return T.has_date(str(value)) and T.contains_phrase(ctx.prompt_iso_norm, norm)
