@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from advisor import hookimpl
 from advisor_plugins.detectors.behaviour import (
+    AnswersWithoutGrounds,
     EchoesPrompt,
     EmptyOutput,
     NoAttempt,
@@ -25,7 +26,7 @@ from advisor_plugins.detectors.code import CodeAnswer
 from advisor_plugins.detectors.factual import ReadingAndReasoning, WrongFact
 from advisor_plugins.detectors.format import AnswerForm, ChoiceForm, LabelSet, StrictFilter
 from advisor_plugins.detectors.instructions import Instructions
-from advisor_plugins.detectors.json_output import JsonKeys, JsonSyntax, JsonValues, JsonWrapping
+from advisor_plugins.detectors.json_output import JsonKeys, JsonSyntax, JsonValues, JsonWrapping, ToolChoice
 from advisor_plugins.detectors.promptfoo import PromptfooAssertions
 
 BUILTIN_DETECTORS = (
@@ -35,12 +36,14 @@ BUILTIN_DETECTORS = (
     NoAttempt(),
     EchoesPrompt(),
     OffTopic(),
+    AnswersWithoutGrounds(),
     Instructions(),
     StrictFilter(),
     JsonSyntax(),
     JsonWrapping(),
     JsonKeys(),
     JsonValues(),
+    ToolChoice(),
     ChoiceForm(),
     LabelSet(),
     AnswerForm(),

@@ -161,3 +161,32 @@ class OffTopic:
                 f"only {len(out_words & anchor)} of {len(out_words)} content words of the output "
                 "occur in the prompt or reference",
             )
+
+
+#: a reference that says the answer is not in the material ("NOT_FOUND", "say it cannot be found")
+_NOT_FOUND_REF_RE = re.compile(
+    r"^\s*(?:not[_ ]found|n/?a|unknown|none)\s*$|"
+    r"\b(?:cannot|can't|can not) be (?:found|answered|determined)\b|"
+    r"\bnot (?:in|given in|stated in|found in|mentioned in) the "
+    r"(?:passages?|context|text|document|sources?)\b|"
+    r"\b(?:say|state|reply|answer) (?:that )?(?:it|this) (?:is not|isn't|cannot)",
+    re.I,
+)
+
+
+class AnswersWithoutGrounds:
+    """The expected answer is "not in the material", and the output answers anyway."""
+
+    name = "answers-without-grounds"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        ref = ctx.record.reference or ""
+        if not ref or ctx.non_answer or not ctx.output or not _NOT_FOUND_REF_RE.search(ref):
+            return
+        if _NOT_FOUND_REF_RE.search(ctx.output) or T.normalize(ref) in ctx.output_norm:
+            return
+        yield Finding(
+            B,
+            "unfaithful-to-prompt",
+            "the material does not hold the answer and the expected reply says so; the output answers anyway",
+        )

@@ -9,6 +9,7 @@ factual one otherwise; everything else here is a format failure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -212,3 +213,27 @@ def _in_prompt(ctx: DiagnosisContext, value: Any) -> bool:
     if T.contains_phrase(ctx.prompt_norm, norm):
         return True
     return T.has_date(str(value)) and T.contains_phrase(ctx.prompt_iso_norm, norm)
+
+
+class ToolChoice:
+    """A tool call: is the tool one the prompt offers?"""
+
+    name = "tool-choice"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        value, how = ctx.output_json
+        if how == "none" or not isinstance(value, dict) or not isinstance(value.get("name"), str):
+            return
+        if "arguments" not in value and "parameters" not in value and "args" not in value:
+            return
+        prompt = ctx.record.prompt
+        offered = set(re.findall(r'"name"\s*:\s*"([^"]+)"', prompt)) | set(
+            re.findall(r"\b(?:def|function)\s+(\w+)\s*\(", prompt)
+        )
+        if len(offered) >= 1 and value["name"] not in offered and value["name"] not in prompt:
+            yield Finding(
+                B,
+                "unfaithful-to-prompt",
+                f"calls {value['name']!r}, which is not among the tools the prompt offers "
+                f"({', '.join(sorted(offered)[:5])})",
+            )
