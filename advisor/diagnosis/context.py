@@ -59,6 +59,13 @@ _NON_ANSWER_RE = re.compile(
     r"(?:don't|do not|doesn't|does not) (?:say|mention|state) (?:anything|which|what|when|who))\b",
     re.I,
 )
+_CALC_ASK_RE = re.compile(
+    r"\b(?:how (?:many|much|long|far|old)|total|sum|difference|calculat\w*|comput\w*|convert\w*|"
+    r"percent\w*|average|remain\w*|left over|change|profit|cost|per|each|times|twice|half|split|"
+    r"increase|decrease|discount|round(?:ed)? to|later|earlier|after|before|postponed|moved|perimeter|"
+    r"area|volume|speed|rate|ratio|proportion|fraction|interest|tax|tip|score|minutes|hours|days)\b|%",
+    re.I,
+)
 _JSON_WANTED_RE = re.compile(
     r"\b(?:as|in|into|return|output|respond with|reply with|answer with|only|valid|raw|a|the)\s+"
     r"(?:a |an |the |valid |raw |only |strict )?json\b(?!\s+(?:file|files|document|path|config|data)\b)"
@@ -221,12 +228,13 @@ class DiagnosisContext:
         dates inside sentences, spacing and punctuation, most of a long reference's content."""
         ref = self.record.reference or ""
         answer = self.final_answer or self.output
-        if T.same_date(ref, answer) or T.same_date(ref, self.output):
+        short = len(ref.split()) <= 6  # a date or number compared alone, not inside a description
+        if short and (T.same_date(ref, answer) or T.same_date(ref, self.output)):
             return True
         if self.reference_number is not None:
             values = E.numbers(answer)
-            if E.squash(answer) == E.squash(ref):
-                return True
+            if E.squash(answer) == E.squash(ref) and not re.search(r"\d[.,]\d", ref):
+                return True  # '+44 7700 900123' for '+447700900123' (but not '2595' for '259.5')
             if values:
                 return E.same_number(self.reference_number, values, ref)
         ref_times = E.times(ref)
@@ -334,12 +342,23 @@ class DiagnosisContext:
             self.prompt_numbers,
             E.names_in(self.record.reference or ""),
         )
+        if found.computable and not self.asks_to_compute:
+            # a number stated as a fact ("it is 330 m tall") is not computed, whatever arithmetic
+            # on the prompt's numbers happens to reach it
+            found = E.Grounding(found.missing, found.in_prompt, (), found.numeric, found.names)
         if found.grounded and found.computable and self.premises:
             # the model computed from a number it brought itself: the recalled fact is what failed
             return E.Grounding(found.missing, found.in_prompt, (), found.numeric)
         if found.missing and not found.grounded and self.reference_is_computed_date:
             return E.Grounding(found.missing, (), found.missing, found.numeric)
         return found
+
+    @cached_property
+    def asks_to_compute(self) -> bool:
+        """Does the question ask for a computation, or does the output show one?"""
+        return bool(_CALC_ASK_RE.search(self.instance_prompt[-600:])) or bool(
+            E._OPERAND_RE.search(self.output)
+        )
 
     @cached_property
     def premises(self) -> list[float]:

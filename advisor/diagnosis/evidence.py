@@ -342,6 +342,13 @@ def material(prompt: str) -> str:
     return _OPTION_LINE_RE.sub(" ", prompt[-6000:])
 
 
+def _label_tail(line: str) -> str:
+    """The list part of a line offering labels: after its colon, up to its sentence end, without
+    parenthesised glosses ('EMEA (Europe, Africa)' is one item)."""
+    tail = re.sub(r"\([^)]*\)", " ", line.split(":", 1)[-1])
+    return re.split(r"[.!?]\s", tail)[0]
+
+
 def listed_as_label(value_norm: str, prompt: str) -> bool:
     """Is ``value`` one item of a list of three or more short labels the prompt offers?
 
@@ -356,7 +363,7 @@ def listed_as_label(value_norm: str, prompt: str) -> bool:
         if not T.contains_phrase(norm_line, value_norm):
             continue
         seen = True
-        tail = re.sub(r"\([^)]*\)", " ", line.split(":", 1)[-1])  # 'EMEA (Europe, Africa)' is one item
+        tail = _label_tail(line)  # 'EMEA (Europe, Africa)' is one item
         items = [T.normalize(x) for x in _LIST_ITEM_SPLIT_RE.split(tail) if x.strip()]
         items = [x for x in items if x and len(x.split()) <= 4]
         if len(items) >= 3 and any(x == value_norm or x.startswith(value_norm + " ") for x in items):
@@ -372,7 +379,7 @@ def offered_labels(prompt: str, value_norm: str) -> set[str]:
     for line in prompt.splitlines():
         if not T.contains_phrase(T.normalize(line), value_norm):
             continue
-        tail = re.sub(r"\([^)]*\)", " ", line.split(":", 1)[-1])
+        tail = _label_tail(line)
         items = {T.normalize(x) for x in _LIST_ITEM_SPLIT_RE.split(tail) if x.strip()}
         items = {x for x in items if x and len(x.split()) <= 3}
         if len(items) >= 3 and value_norm in items:
@@ -500,7 +507,7 @@ def _two_steps(target: float, tol: float, recent: list[float], consts: list[floa
     return any(any(_near(from_const, v, t) for v, t in _inverse(target, tol, c)) for c in recent)
 
 
-_OPERAND_RE = re.compile(r"(-?\d+(?:\.\d+)?)\s*[×x*·/+−-]\s*(-?\d+(?:\.\d+)?)")
+_OPERAND_RE = re.compile(r"[$€£]?(-?\d[\d,]*(?:\.\d+)?)\s*[×x*·/+−-]\s*[$€£]?(-?\d[\d,]*(?:\.\d+)?)")
 
 
 def premises(output: str, prompt_numbers: list[float]) -> list[float]:
@@ -511,7 +518,7 @@ def premises(output: str, prompt_numbers: list[float]) -> list[float]:
     out = []
     for m in _OPERAND_RE.finditer(output):
         for tok in (m.group(1), m.group(2)):
-            value = float(tok)
+            value = float(tok.replace(",", ""))
             if value in (0.0, 1.0) or value in EVERYDAY_CONSTANTS or value in prompt_numbers:
                 continue
             if value in out or derivable(value, prompt_numbers):
