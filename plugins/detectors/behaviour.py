@@ -36,6 +36,12 @@ _CLARIFY_RE = re.compile(
     r"\bcould you (?:please )?(?:clarify|specify|provide more)",
     re.I,
 )
+#: the prompt asks for a message to someone else, whose questions are addressed to its reader
+_WRITE_MESSAGE_RE = re.compile(
+    r"\b(?:write|draft|compose|prepare|rédige|écris|escribe|schreibe?)\b[^.\n]{0,60}"
+    r"\b(?:e-?mail|message|letter|note|reply|post|memo|correo|lettre|courriel|nachricht|brief)\b",
+    re.I,
+)
 #: a question put to the user ("Which date would you like me to normalise?")
 _QUESTION_TO_USER_RE = re.compile(r"(?:^|[.!?\n]\s*)[^.!?\n]*\b(?:you|your)\b[^.!?\n]*\?", re.I)
 _CONTINUES_RE = re.compile(
@@ -105,7 +111,8 @@ class NoAttempt:
         out = ctx.output
         if not out or ctx.record.choices or ctx.content_correct:
             return
-        if _CLARIFY_RE.search(out[:200]) or _asks_back(out):
+        writes_message = bool(_WRITE_MESSAGE_RE.search(ctx.record.prompt[-1500:]))
+        if _CLARIFY_RE.search(out[:200]) or (not writes_message and _asks_back(out)):
             yield Finding(
                 B, "clarification", f"asks a question back instead of answering: {T.clip(out, 60)!r}"
             )

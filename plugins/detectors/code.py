@@ -266,6 +266,15 @@ def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
         invented = invented_names(code)
         if invented:
             return Finding(F, "invented-api", f"uses {', '.join(invented[:3])}, which does not exist")
+        renamed = _renamed(ctx, code)
+        if renamed is not None:
+            return renamed
+        unknown = [v for v in _py_literals(reference) - _py_literals(code) if not _in_prompt(ctx, v)]
+        if unknown:
+            shown = ", ".join(sorted(unknown)[:3])
+            return Finding(
+                F, "wrong-fact", f"the code lacks values the prompt does not give ({shown})", False
+            )
         return Finding(B, "spec-not-followed", "the code does not do what the prompt's specification states")
     unknown = _unknown_names(ctx, code)
     if unknown:
@@ -319,6 +328,33 @@ def _unknown_names(ctx: DiagnosisContext, code: str) -> list[str]:
     return out
 
 
+def _renamed(ctx: DiagnosisContext, code: str) -> Finding | None:
+    """The function the prompt names, written under another name but otherwise close to the reference."""
+    want = re.search(r"\bdef\s+(\w+)", ctx.record.prompt[-1500:]) or re.search(
+        r"`(\w+)\(", ctx.record.prompt[-1500:]
+    )
+    got = re.search(r"\bdef\s+(\w+)", code)
+    if want and got and want.group(1) != got.group(1) and ctx.code_similarity >= 0.6:
+        return Finding(
+            M, "signature", f"the code names the function {got.group(1)!r}, not {want.group(1)!r}", False
+        )
+    return None
+
+
+def _py_literals(code: str) -> set[str]:
+    """The numbers and strings a program writes (its constants)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
+            if not isinstance(node.value, bool) and str(node.value).strip() and node.value not in (0, 1, ""):
+                out.add(str(node.value))
+    return out
+
+
 def _literals(sql: str) -> set[str]:
     return {(m.group(1) or m.group(2)).lower() for m in _SQL_LITERAL_RE.finditer(sql)}
 
@@ -350,10 +386,23 @@ def invented_names(code: str) -> list[str]:
                 else:
                     bad.append(f"{node.module}.{alias.name}")
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
-            if not hasattr(bound[node.value.id], node.attr):
-                bad.append(f"{node.value.id}.{node.attr}")
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner, path = _resolve(node.value, bound)
+        if owner is not None and not hasattr(owner, node.attr):
+            bad.append(f"{path}.{node.attr}")
     return list(dict.fromkeys(bad))
+
+
+def _resolve(node: ast.AST, bound: dict[str, object]) -> tuple[object | None, str]:
+    """The object a name or dotted name of the code stands for ('os.path'), when it is a bound module."""
+    if isinstance(node, ast.Name):
+        return bound.get(node.id), node.id
+    if isinstance(node, ast.Attribute):
+        owner, path = _resolve(node.value, bound)
+        if owner is not None and hasattr(owner, node.attr):
+            return getattr(owner, node.attr), f"{path}.{node.attr}"
+    return None, ""
 
 
 def _module(name: str) -> object | None:
