@@ -176,6 +176,50 @@ SCHEMA = "CREATE TABLE orders (id INTEGER, order_date TEXT, status TEXT);\n\n"
             "dispute_charge",
             ("factual", "wrong-fact"),
         ),
+        # SQL naming a column the schema does not have
+        (
+            SCHEMA + "Question: list the ids of shipped orders",
+            "SELECT id FROM orders WHERE shipping_state = 'shipped';",
+            "SELECT id FROM orders WHERE status = 'shipped';",
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        # a tool the prompt does not offer
+        (
+            'Tools: [{"name": "send_email", "parameters": {"to": "string"}}]\nUser: email bo@x.io',
+            '{"name": "send_message", "arguments": {"to": "bo@x.io"}}',
+            '{"name": "send_email", "arguments": {"to": "bo@x.io"}}',
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        # the expected reply is that the passages do not say; the output answers from memory
+        (
+            "Answer only from the passages; reply NOT_FOUND if they do not say.\n[1] The bridge is red.\n"
+            "Question: when did the bridge open?",
+            "It opened in 1937.",
+            "NOT_FOUND",
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        # the formal address was asked for
+        (
+            'Translate into German. House style: address the customer formally with "Sie".\n\n'
+            "Thanks for waiting.",
+            "Danke, dass du gewartet hast.",
+            "Danke, dass Sie gewartet haben.",
+            ("behaviour", "tone"),
+        ),
+        # a nested invented API; a renamed but otherwise identical function
+        (
+            "Write def count_lines(root: str) -> int counting lines of .py files. Return only the code.",
+            "import os\n\ndef count_lines(root):\n    return sum(1 for p in os.path.walk_files(root))\n",
+            "from pathlib import Path\ndef count_lines(root):\n"
+            "    return sum(1 for p in Path(root).rglob('*.py'))\n",
+            ("factual", "invented-api"),
+        ),
+        (
+            "Write def parse_size(text: str) -> int that returns int(text) * 1024. Return only the code.",
+            "def parse_size_kb(text: str) -> int:\n    value = int(text)\n    return value * 1024\n",
+            "def parse_size(text: str) -> int:\n    return int(text) * 1024\n",
+            ("format", "signature"),
+        ),
         # a policy in the prompt the answer contradicts
         (
             "POLICY: refunds within 30 days; water damage and drops are not covered.\n\n"
