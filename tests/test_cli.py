@@ -281,3 +281,20 @@ def test_malformed_lmeval_results_and_promptfoo_shapes_do_not_crash(run, tmp_pat
     )
     out = json.loads(run("diagnose", pf, "--json").stdout)
     assert out["summary"]["failed"] == 1
+
+
+def test_a_bad_option_value_is_one_line_with_exit_2():
+    """Through the console-script entry point: click's usage errors are one line, like every other."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "advisor", "memory", "--params", "7B", "--mlp", "swiglu"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: Invalid value for '--mlp': 'swiglu' is not one of 'gated', 'plain'. "
+        "(see 'advisor memory --help')"
+    ]

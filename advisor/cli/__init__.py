@@ -70,4 +70,18 @@ def main() -> None:
     except AdvisorError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    cli(prog_name="advisor", obj=registry)
+    try:
+        cli.main(prog_name="advisor", obj=registry, standalone_mode=False)
+    except click.UsageError as exc:
+        # one line, as every other bad input: what is wrong, and where the help is
+        command = exc.ctx.command_path if exc.ctx is not None else "advisor"
+        click.echo(f"error: {exc.format_message()} (see '{command} --help')", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
