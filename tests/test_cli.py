@@ -289,7 +289,7 @@ def test_a_bad_option_value_is_one_line_with_exit_2():
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "advisor", "memory", "--params", "7B", "--mlp", "swiglu"],
+        [sys.executable, "-m", "advisor.cli", "memory", "--params", "7B", "--mlp", "swiglu"],
         capture_output=True,
         text=True,
     )
