@@ -63,7 +63,7 @@ _CALC_ASK_RE = re.compile(
     r"\b(?:how (?:many|much|long|far|old)|total|sum|difference|calculat\w*|comput\w*|convert\w*|"
     r"percent\w*|average|remain\w*|left over|change|profit|cost|per|each|times|twice|half|split|"
     r"increase|decrease|discount|round(?:ed)? to|later|earlier|after|before|postponed|moved|perimeter|"
-    r"area|volume|speed|rate|ratio|proportion|fraction|interest|tax|tip|score|minutes|hours|days)\b|%",
+    r"area|volume|speed|rate|ratio|proportion|fraction|interest|tax|tip|score)\b|%",
     re.I,
 )
 _JSON_WANTED_RE = re.compile(
@@ -349,16 +349,16 @@ class DiagnosisContext:
         if found.grounded and found.computable and self.premises:
             # the model computed from a number it brought itself: the recalled fact is what failed
             return E.Grounding(found.missing, found.in_prompt, (), found.numeric)
-        if found.missing and not found.grounded and self.reference_is_computed_date:
+        computed_date = len((self.record.reference or "").split()) <= 5 and self.reference_is_computed_date
+        if found.missing and not found.grounded and computed_date:
             return E.Grounding(found.missing, (), found.missing, found.numeric)
         return found
 
     @cached_property
     def asks_to_compute(self) -> bool:
         """Does the question ask for a computation, or does the output show one?"""
-        return bool(_CALC_ASK_RE.search(self.instance_prompt[-600:])) or bool(
-            E._OPERAND_RE.search(self.output)
-        )
+        question = self.record.prompt.rstrip().rsplit("\n\n", 1)[-1][-400:]  # the last paragraph asks
+        return bool(_CALC_ASK_RE.search(question)) or bool(E._OPERAND_RE.search(self.output))
 
     @cached_property
     def premises(self) -> list[float]:

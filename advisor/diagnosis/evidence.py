@@ -510,19 +510,29 @@ def _two_steps(target: float, tol: float, recent: list[float], consts: list[floa
 _OPERAND_RE = re.compile(r"[$€£]?(-?\d[\d,]*(?:\.\d+)?)\s*[×x*·/+−-]\s*[$€£]?(-?\d[\d,]*(?:\.\d+)?)")
 
 
+_RESULT_RE = re.compile(r"[=≈]\s*[$€£]?(-?\d[\d,]*(?:\.\d+)?)")
+
+
 def premises(output: str, prompt_numbers: list[float]) -> list[float]:
-    """Numbers the output computes with that the prompt neither gives nor lets one compute in a step.
+    """Numbers the output computes with that the prompt neither gives nor makes in one step.
 
     'Water boils at 200°F. 200 - 68 = 132': 200 is a premise the model brought (a fact it recalled).
+    Results the output wrote after '=' are its own steps, not premises.
     """
-    out = []
+    results = {float(m.group(1).replace(",", "")) for m in _RESULT_RE.finditer(output)}
+    given = [n for n in dict.fromkeys(reversed(prompt_numbers)) if n == n][:10]
+    one_step = {round(v, 6) for a, b in itertools.permutations(given, 2) for v in _ops(a, b)}
+    out: list[float] = []
     for m in _OPERAND_RE.finditer(output):
         for tok in (m.group(1), m.group(2)):
             value = float(tok.replace(",", ""))
-            if value in (0.0, 1.0) or value in EVERYDAY_CONSTANTS or value in prompt_numbers:
+            if value in (0.0, 1.0) or value in prompt_numbers or value in results or value in out:
                 continue
-            if value in out or derivable(value, prompt_numbers):
+            if round(value, 6) in one_step or value in EVERYDAY_CONSTANTS:
                 continue
+            if any(abs(value - n) <= 0.01 * abs(n) for n in given):
+                continue  # a given number rounded ('1.6' for the prompt's 1.609): misused, not brought
+
             out.append(value)
     return out
 

@@ -133,6 +133,13 @@ def _asks_back(out: str) -> bool:
     return bool(_QUESTION_TO_USER_RE.search(head))
 
 
+_TRANSFORM_RE = re.compile(
+    r"\b(?:normali[sz]e|convert|format|reformat|rewrite|translate|transform|standardi[sz]e|normaliza|"
+    r"convierte|traduce|formatea|normalise[rz]?|übersetze|konvertiere)\w*",
+    re.I,
+)
+
+
 class EchoesPrompt:
     """Does the output repeat the prompt instead of answering it?"""
 
@@ -140,10 +147,13 @@ class EchoesPrompt:
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
         out = ctx.output_norm
-        if len(out) < 25 or len(out) < 0.5 * min(len(ctx.prompt_norm), 300):
+        if ctx.content_correct or not T.contains_phrase(ctx.prompt_norm, out):
             return
-        if T.contains_phrase(ctx.prompt_norm, out) and not ctx.content_correct:
+        if len(out) >= 25 and len(out) >= 0.5 * min(len(ctx.prompt_norm), 300):
             yield Finding(B, "echo", "the output repeats the prompt instead of answering it")
+        elif len(out) >= 10 and not ctx.is_choice and _TRANSFORM_RE.search(ctx.record.prompt[-600:]):
+            # asked to turn an input into another form, the output is the input as given
+            yield Finding(B, "echo", "asked to transform the input, the output repeats it unchanged")
 
 
 class OffTopic:

@@ -366,7 +366,9 @@ FORM_CHECKS: tuple[Check, ...] = (markdown_forbidden, preamble, exact_text, firs
 
 
 _FORMAL_ASKED_RE = re.compile(
-    r"\bformal\b|\b(?:address|use)\b[^.\n]{0,30}[\"“']?(?:Sie|vous|usted|Lei)\b|\bsiezen\b|\bvouvo", re.I
+    r"\bformal\b|\b(?:address|use)\b[^.\n]{0,30}[\"“']?(?:Sie|vous|usted|Lei)\b|\bsiezen\b|\bvouvo|"
+    r"höflichkeitsform|[\"“«']\s?(?:Sie|vous|usted|Lei)\s?[\"”»']",
+    re.I,
 )
 _INFORMAL_RE = re.compile(
     r"\b(?:du|dich|dir|dein|deine|deinen|deiner|tu|toi|ton|ta|tes|tú|tienes|puedes)\b", re.I
