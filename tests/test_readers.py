@@ -234,3 +234,44 @@ def test_corpus_indexes_the_end_of_long_paragraphs():
     words = [f"w{i}" for i in range(200)]
     windows = _passages(" ".join(words), max_words=120)
     assert windows[0].split()[0] == "w0" and windows[-1].split()[-1] == "w199"
+
+
+def _lines(n: int) -> list[dict]:
+    return [{"prompt": f"q{i}", "output": "x", "reference": "x" if i % 2 else "y"} for i in range(n)]
+
+
+def test_bom_utf16_gzip_and_stdin_are_read_whole(run, tmp_path):
+    import gzip
+    import subprocess
+    import sys
+
+    rows = _lines(6)
+    text = "\n".join(json.dumps(r) for r in rows) + "\n"
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (tmp_path / "u16.jsonl").write_bytes(text.encode("utf-16"))
+    with gzip.open(tmp_path / "log.jsonl.gz", "wt") as fh:
+        fh.write(text)
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfprompt,output,reference\nq,x,y\nq2,x,x\n")
+    for name, total in [("bom.jsonl", 6), ("u16.jsonl", 6), ("log.jsonl.gz", 6), ("bom.csv", 2)]:
+        result = run("diagnose", tmp_path / name, "--json")
+        assert result.exit_code == 0, (name, result.stderr)
+        summary = json.loads(result.stdout)["summary"]
+        assert (summary["total"], summary["skipped"]) == (total, 0), name
+    # a pipe: sniffing its head must not eat it (a log larger than the 64 KB head)
+    big = "\n".join(
+        json.dumps({"prompt": "p" * 300 + str(i), "output": "x", "reference": "x"}) for i in range(600)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "advisor.cli", "diagnose", "/dev/stdin", "--json"],
+        input=big,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["total"] == 600
+
+
+def test_a_file_format_on_a_folder_is_one_line(run, tmp_path):
+    result = run("diagnose", tmp_path, "--format", "jsonl")
+    assert result.exit_code == 2
+    assert "--format jsonl reads a file" in result.stderr and "Traceback" not in result.stderr

@@ -7,6 +7,11 @@ the file) and hands back a record iterator plus a context that counts skipped li
 
 from __future__ import annotations
 
+import atexit
+import gzip
+import shutil
+import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +21,8 @@ from advisor.diagnosis.records import EvalRecord
 from advisor.errors import InputError
 
 HEAD_BYTES = 64 * 1024
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass
@@ -39,6 +46,42 @@ def read_head(path: Path) -> bytes:
         return fh.read(HEAD_BYTES)
 
 
+def _scratch() -> Path:
+    """A folder for transcoded copies of logs, removed when the process ends."""
+    folder = Path(tempfile.mkdtemp(prefix="advisor-log-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+def readable_copy(path: Path) -> Path:
+    """``path`` itself, or a plain UTF-8 copy of it when readers cannot read it as it is.
+
+    Copied: a pipe or ``/dev/stdin`` (so that sniffing its head does not consume it), a gzipped log
+    (``.gz``), and a UTF-16 file (Windows tools write those). The copy keeps the file's name without
+    ``.gz``, so that readers still recognise ``samples_*.jsonl`` and the like.
+    """
+    if not path.exists() or path.is_dir():
+        return path
+    mode = path.stat().st_mode
+    gz = path.suffix.lower() == ".gz"
+    with path.open("rb") as fh:
+        head = fh.read(2) if stat.S_ISREG(mode) and not gz else b""
+    if stat.S_ISREG(mode) and not gz and head not in _UTF16_BOMS:
+        return path
+    name = path.name[:-3] if gz else (path.name if stat.S_ISREG(mode) else "stdin.jsonl")
+    dest = _scratch() / name
+    opener = gzip.open if gz else open
+    try:
+        with opener(path, "rb") as src, dest.open("wb") as out:
+            if head in _UTF16_BOMS:
+                out.write(src.read().decode("utf-16").encode("utf-8"))
+            else:
+                shutil.copyfileobj(src, out, 1 << 20)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    return dest
+
+
 def check_path(path: Path) -> bytes:
     """Fail early, with one clear line, on paths no reader can use. Returns the file head."""
     if not path.exists():
@@ -60,7 +103,13 @@ def choose_reader(path: Path, readers: dict[str, Any], fmt: str | None = None) -
     if fmt:
         if fmt not in readers:
             raise did_you_mean(fmt, list(readers), "log format")
-        return readers[fmt]
+        reader = readers[fmt]
+        if path.is_dir() and not reader.sniff(path, head):
+            raise InputError(
+                f"--format {fmt} reads a file, and {path} is a folder: name a file in it, or leave out "
+                "--format to let advisor recognise the folder"
+            )
+        return reader
     for reader in sorted(readers.values(), key=lambda r: -getattr(r, "priority", 0)):
         if reader.sniff(path, head):
             return reader
@@ -75,6 +124,7 @@ def open_log(
     path: Path, readers: dict[str, Any], fmt: str | None = None, ctx: ReadContext | None = None
 ) -> tuple[Any, Iterator[EvalRecord], ReadContext]:
     ctx = ctx or ReadContext()
+    path = readable_copy(path)
     reader = choose_reader(path, readers, fmt)
     return reader, reader.read(path, ctx), ctx
 
@@ -83,7 +133,7 @@ def first_json_line(head: bytes) -> dict | None:
     """The first non-blank line of ``head`` parsed as a JSON object, else None."""
     import orjson
 
-    for raw in head.split(b"\n", 8)[:8]:
+    for raw in head.removeprefix(_UTF8_BOM).split(b"\n", 8)[:8]:
         if raw.strip():
             try:
                 obj = orjson.loads(raw)
@@ -101,6 +151,8 @@ def iter_json_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, dict]]:
     source = str(path)
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
+            if lineno == 1:
+                raw = raw.removeprefix(_UTF8_BOM)
             if not raw.strip():
                 continue
             try:

@@ -134,7 +134,7 @@ class CsvReader:
     def read(self, path: Path, ctx: ReadContext) -> Iterator[EvalRecord]:
         source = str(path)
         csv.field_size_limit(sys.maxsize)
-        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:  # -sig: drop a BOM
             sample = fh.read(8192)
             fh.seek(0)
             dialect: Any = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
