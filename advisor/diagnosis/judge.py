@@ -42,8 +42,11 @@ class Options:
 def judge(record: EvalRecord, options: Options) -> bool | None:
     """Did the record pass? The log's metric, then its pass field, then output vs reference.
 
-    None when nothing can tell (no metric, no pass field, no reference).
+    None when nothing can tell (no metric, no pass field, no reference), and when the log says its
+    tool did not judge the record (``extra["not_judged"]``: an errored Inspect sample, a predict-only run).
     """
+    if record.extra.get("not_judged"):
+        return None
     if options.metric:
         if options.metric in record.metrics:
             options.metric_found = True

@@ -1,1 +1,1 @@
-"""Built-in log readers: lm-evaluation-harness, generic JSONL/CSV, promptfoo."""
+"""Built-in log readers: lm-evaluation-harness, generic JSONL/CSV, promptfoo, Inspect AI."""
