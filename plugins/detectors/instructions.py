@@ -383,13 +383,9 @@ _PLAIN_ASKED_RE = re.compile(
 
 def formal_address(ctx: DiagnosisContext, prompt: str) -> Finding | None:
     """Asked for the formal address (Sie, vous, usted): does the output use the informal one?"""
-    if (
-        _FORMAL_ASKED_RE.search(prompt)
-        and _INFORMAL_RE.search(ctx.output)
-        and not _FORMAL_RE.search(ctx.output)
-    ):
-        word = _INFORMAL_RE.search(ctx.output).group()
-        return Finding(B, "tone", f"the formal address was asked for; the output says {word!r}")
+    informal = _INFORMAL_RE.search(ctx.output)
+    if informal and _FORMAL_ASKED_RE.search(prompt) and not _FORMAL_RE.search(ctx.output):
+        return Finding(B, "tone", f"the formal address was asked for; the output says {informal.group()!r}")
     return None
 
 
