@@ -31,7 +31,8 @@ def test_generic_jsonl_aliases_and_pass_fields(pm, tmp_path):
     assert [r.prompt for r in recs] == ["Q1", "Q2", "Q3"]
     assert [r.output for r in recs] == ["A1", "x", "z"]
     assert recs[0].passed is True and recs[0].id == "a" and recs[0].task == "qa"
-    assert recs[1].passed is False and recs[1].metrics == {"score": 0.2}
+    # a score is judged against --pass-threshold (0.5 unless given), not by the reader
+    assert recs[1].passed is None and recs[1].metrics == {"score": 0.2}
     assert recs[2].passed is None and recs[2].reference == "z"
 
 
@@ -275,3 +276,51 @@ def test_a_file_format_on_a_folder_is_one_line(run, tmp_path):
     result = run("diagnose", tmp_path, "--format", "jsonl")
     assert result.exit_code == 2
     assert "--format jsonl reads a file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_generic_logs_as_people_write_them(run, tmp_path):
+    rows = [
+        # a 0-100 score scale, a decimal comma, NaN, an OpenAI-style output, a list of generations
+        {"question": "Q1", "choices": [{"message": {"content": "Paris"}}], "gold": "Paris", "score": 92},
+        {"query": "Q2", "generation": ["Rome", "Milan"], "ideal": ["Rome", "Roma"], "score": "35,5"},
+        {"instruction": "Q3", "model_output": "Bern", "ground_truth": "Zurich", "score": float("nan")},
+        {"messages": [{"role": "user", "content": "Q4"}], "pred": "Oslo", "label": "Oslo", "score": 88},
+    ]
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in rows) + "\n")  # json.dumps writes NaN as NaN
+    result = run("diagnose", log, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "scores read on a 0-100 scale (largest 92)" in result.stderr
+    out = json.loads(result.stdout)
+    assert out["summary"]["skipped"] == 0 and out["summary"]["total"] == 4
+    by_line = [r["passed"] for r in out["records"]]
+    # 92/100 and 88/100 pass, 35.5/100 fails; the NaN score leaves advisor to compare: Bern != Zurich
+    assert by_line == [True, False, False, True]
+    strict = run("diagnose", log, "--json", "--pass-threshold", "0.9")
+    assert [r["passed"] for r in json.loads(strict.stdout)["records"]] == [True, False, False, False]
+
+
+def test_alternatives_in_a_list_reference_all_count(pm, tmp_path):
+    from advisor.diagnosis.judge import compare_to_reference
+
+    log = write_jsonl(
+        tmp_path / "alt.jsonl", [{"prompt": "Q", "output": "Roma", "reference": ["Rome", "Roma"]}]
+    )
+    _, (rec,), _ = read_all(pm, log)
+    assert rec.reference == "Rome" and rec.extra["alternatives"] == ["Rome", "Roma"]
+    assert compare_to_reference(rec) is True
+
+
+def test_a_dash_reads_standard_input():
+    import subprocess
+    import sys
+
+    rows = "\n".join(json.dumps({"prompt": f"q{i}", "output": "a", "reference": "a"}) for i in range(3))
+    proc = subprocess.run(
+        [sys.executable, "-m", "advisor.cli", "diagnose", "-", "--json"],
+        input=rows,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["passed"] == 3

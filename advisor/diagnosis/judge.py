@@ -62,9 +62,17 @@ def judge(record: EvalRecord, options: Options) -> bool | None:
 
 
 def compare_to_reference(record: EvalRecord) -> bool | None:
-    if record.choices and record.picked is not None and record.reference is not None:
-        return T.normalize(record.choices[record.picked]) == T.normalize(record.reference)
-    ref = record.reference
+    """Output vs reference (any of ``extra["alternatives"]`` when the log gives several)."""
+    alternatives = record.extra.get("alternatives")
+    if alternatives:
+        verdicts = [_compare(record, alt) for alt in alternatives]
+        return any(verdicts) if any(v is not None for v in verdicts) else None
+    return _compare(record, record.reference)
+
+
+def _compare(record: EvalRecord, ref: str | None) -> bool | None:
+    if record.choices and record.picked is not None and ref is not None:
+        return T.normalize(record.choices[record.picked]) == T.normalize(ref)
     if ref is None or not ref.strip():
         return None
     ref_json = T.loose_json(ref)

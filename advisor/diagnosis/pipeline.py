@@ -211,7 +211,15 @@ def run(request: Request, registry: Any = None) -> Report:
     recs, advice = R.recommend(flat, rules, ctx)
     plans = task_plans(profile, corpus_by_task, rules, ctx) if len(profile.tasks) > 1 else {}
     return Report(
-        reader.name, profile, kept, recs, advice, read_ctx.skipped, registry.warnings(), plans, judge_run
+        reader.name,
+        profile,
+        kept,
+        recs,
+        advice,
+        read_ctx.skipped,
+        registry.warnings() + read_ctx.notes,
+        plans,
+        judge_run,
     )
 
 

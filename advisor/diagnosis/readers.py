@@ -31,6 +31,12 @@ class ReadContext:
 
     strict: bool = False
     skipped: list[tuple[str, int, str]] = field(default_factory=list)
+    #: what a reader assumed and the user should know (a score scale, a guessed format)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
 
     def skip(self, source: str, line: int, reason: str) -> None:
         """Report an unreadable line; with ``--strict`` it ends the run."""
@@ -60,6 +66,8 @@ def readable_copy(path: Path) -> Path:
     (``.gz``), and a UTF-16 file (Windows tools write those). The copy keeps the file's name without
     ``.gz``, so that readers still recognise ``samples_*.jsonl`` and the like.
     """
+    if str(path) == "-":
+        path = Path("/dev/stdin")
     if not path.exists() or path.is_dir():
         return path
     mode = path.stat().st_mode
@@ -143,6 +151,19 @@ def first_json_line(head: bytes) -> dict | None:
     return None
 
 
+_INVALID = object()
+
+
+def _lenient_json(raw: bytes) -> Any:
+    """JSON as Python writes it (NaN, Infinity), which strict parsers refuse; ``_INVALID`` otherwise."""
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _INVALID
+
+
 def iter_json_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, dict]]:
     """Stream (line number, object) from a JSON Lines file; bad lines go to ``ctx.skip``."""
     import orjson
@@ -158,6 +179,8 @@ def iter_json_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, dict]]:
             try:
                 obj = loads(raw)
             except orjson.JSONDecodeError:
+                obj = _lenient_json(raw)
+            if obj is _INVALID:
                 if lineno == 1 and raw.lstrip()[:1] in (b"[", b"{"):
                     raise InputError(
                         f"{path} holds one JSON document, not JSON Lines (one object per line); "
