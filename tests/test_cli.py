@@ -298,3 +298,21 @@ def test_a_bad_option_value_is_one_line_with_exit_2():
         "error: Invalid value for '--mlp': 'swiglu' is not one of 'gated', 'plain'. "
         "(see 'advisor memory --help')"
     ]
+
+
+def test_json_streams_records_and_stays_valid_on_an_error(run, tmp_path):
+    rows = [{"prompt": f"q{i}", "output": "a", "reference": "a" if i % 2 else "b"} for i in range(5)]
+    log = write_jsonl(tmp_path / "log.jsonl", rows)
+    lines = run("diagnose", log, "--json-lines").stdout.strip().splitlines()
+    assert len(lines) == 6
+    assert [json.loads(x)["passed"] for x in lines[:5]] == [False, True, False, True, False]
+    assert json.loads(lines[5])["summary"]["total"] == 5
+    whole = json.loads(run("diagnose", log, "--json").stdout)
+    assert len(whole["records"]) == 5 and whole["summary"]["failed"] == 3
+    # --strict stops at a bad line after records were written: what was written is still one JSON value
+    many = [{"prompt": f"q{i}", "output": "a", "reference": "a"} for i in range(1500)]
+    bad = write_jsonl(tmp_path / "bad.jsonl", many)
+    bad.write_text(bad.read_text() + "{broken\n")
+    result = run("diagnose", bad, "--json", "--strict")
+    assert result.exit_code == 2 and "--strict" in result.stderr
+    assert len(json.loads(result.stdout)["records"]) >= 1000

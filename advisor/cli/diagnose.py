@@ -25,6 +25,44 @@ def _size(what: str):
     return convert
 
 
+class _RecordSink:
+    """Streams ``--json`` (one object: records first, then summary, recommendations, plans, advice) or
+    ``--json-lines`` (a record per line, then a last line with the rest) as records are judged."""
+
+    def __init__(self, json_lines: bool) -> None:
+        import orjson
+
+        self.dumps = orjson.dumps
+        self.out = sys.stdout.buffer
+        self.json_lines = json_lines
+        self.count = 0
+
+    def write(self, d) -> None:
+        if self.json_lines:
+            self.out.write(self.dumps(d.to_json()) + b"\n")
+        else:
+            self.out.write((b'{"records": [\n  ' if self.count == 0 else b",\n  ") + self.dumps(d.to_json()))
+        self.count += 1
+
+    def finish(self, report) -> None:
+        tail = report.tail_json()
+        if self.json_lines:
+            self.out.write(self.dumps({"summary": tail.pop("summary"), **tail}) + b"\n")
+        else:
+            import orjson
+
+            head = b'{"records": []' if self.count == 0 else b"\n]"
+            rest = self.dumps(tail, option=orjson.OPT_INDENT_2)  # '{\n  "summary": ...}'
+            self.out.write(head + b"," + rest[1:] + b"\n")
+        self.out.flush()
+
+    def abort(self) -> None:
+        """An error after some records were written: close the JSON so nothing half-written is left."""
+        if self.count and not self.json_lines:
+            self.out.write(b"\n]}\n")
+        self.out.flush()
+
+
 def _judge_notice(total: int, cached: int):
     """Say what the judge will cost before it runs; a progress bar on stderr while it does."""
     click.echo(
@@ -118,6 +156,13 @@ def _judge_notice(total: int, cached: int):
     help="Worker processes for the detectors (0: one per CPU core). Worth it on logs of 100,000+ records.",
 )
 @click.option(
+    "--json-lines",
+    "as_json_lines",
+    is_flag=True,
+    help="Print one JSON object per record as it is judged, then one line with the summary, "
+    "recommendations and advice (memory stays flat on any log size).",
+)
+@click.option(
     "--judge",
     "judge",
     metavar="MODEL",
@@ -158,6 +203,7 @@ def diagnose(
     judge,
     judge_model,
     judge_key_env,
+    as_json_lines,
     as_json,
 ):
     """Classify every failed sample of LOG and recommend what to try next.
@@ -192,7 +238,8 @@ def diagnose(
         rule_files=list(rule_files),
         context=context,
         strict=strict,
-        keep_records=as_json,
+        keep_records=False,
+        on_record=None,
         examples=examples,
         jobs=jobs or (os.cpu_count() or 1),
         judge=judge,
@@ -200,7 +247,15 @@ def diagnose(
         judge_key_env=judge_key_env,
         judge_notice=_judge_notice if judge else None,
     )
-    report = D.run(request, registry_of())
+    sink = _RecordSink(json_lines=as_json_lines) if (as_json or as_json_lines) else None
+    if sink is not None:
+        request.on_record = sink.write
+    try:
+        report = D.run(request, registry_of())
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
     for line in report.warnings:
         click.echo(f"warning: {line}", err=True)
     if report.skipped:
@@ -209,10 +264,8 @@ def diagnose(
         click.echo(
             f"warning: skipped {len(report.skipped)} unreadable line(s) of {log}: {where}{more}", err=True
         )
-    if as_json:
-        import orjson
-
-        sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    if sink is not None:
+        sink.finish(report)
     else:
         from rich.console import Console
 

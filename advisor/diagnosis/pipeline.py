@@ -39,6 +39,8 @@ class Request:
     #: called with (records to judge, of them cached) before the judge runs; returns a progress
     #: callback taking the number of records judged since the last call (or None)
     judge_notice: Any = None
+    #: called with each diagnosis as it is made (streaming ``--json``); records are then not kept
+    on_record: Any = None
 
 
 @dataclass
@@ -63,19 +65,25 @@ class Report:
     #: what ``--judge`` did (None without it)
     judge: Any = None
 
-    def to_json(self) -> dict[str, Any]:
+    def summary_json(self) -> dict[str, Any]:
         summary = self.profile.summary()
         summary["reader"] = self.reader
         if self.judge is not None:
             summary["judge"] = dict(vars(self.judge))
         summary["skipped_lines"] = [f"{s}:{n}" for s, n, _ in self.skipped[:100]]
+        return summary
+
+    def tail_json(self) -> dict[str, Any]:
+        """Everything but the records: what streaming ``--json`` writes after them."""
         return {
-            "summary": summary,
-            "records": [d.to_json() for d in self.records],
+            "summary": self.summary_json(),
             "recommendations": [r.to_json() for r in self.recommendations],
             "plans": {task: [r.to_json() for r in plan.recommendations] for task, plan in self.plans.items()},
             "advice": self.advice,
         }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"records": [d.to_json() for d in self.records], **self.tail_json()}
 
 
 def params_from_model(model: str) -> float:
@@ -187,10 +195,17 @@ def run(request: Request, registry: Any = None) -> Report:
             checked[0] += 1
             checked[1] += retrievable
         profile.add(d)
-        if request.keep_records:
-            kept.append(d)
+        if request.keep_records or (request.on_record is not None and request.judge):
+            kept.append(d)  # with --judge, records are written once it had its say, in the log's order
+        elif request.on_record is not None:
+            request.on_record(d)
     profile.skipped = len(read_ctx.skipped)
     judge_run = _judge(request, unsure, profile) if request.judge else None
+    if request.on_record is not None and request.judge:
+        for d in kept:
+            request.on_record(d)
+        if not request.keep_records:
+            kept = []
     if request.metric and not options.metric_found and profile.total:
         from advisor.errors import did_you_mean
 

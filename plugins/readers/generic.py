@@ -202,16 +202,17 @@ def scale_of(scores: list[float]) -> float:
 
 
 def with_scores(records: Iterator[EvalRecord], ctx: ReadContext, source: str) -> Iterator[EvalRecord]:
-    """Judge raw scores on the log's scale, decided from the first ``SCALE_SAMPLE`` scored records."""
+    """Judge raw scores on the log's scale, decided from the scores of the first ``SCALE_SAMPLE`` records
+    (held back until then, so memory stays bounded)."""
     buffer: list[EvalRecord] = []
     scale: float | None = None
     for rec in records:
         if scale is None:
             buffer.append(rec)
-            scored = [r.extra["raw_score"] for r in buffer if "raw_score" in r.extra]
-            if len(scored) < SCALE_SAMPLE:
+            if len(buffer) < SCALE_SAMPLE:
                 continue
-            scale = _decide(scored, ctx, source)
+            scored = [r.extra["raw_score"] for r in buffer if "raw_score" in r.extra]
+            scale = _decide(scored, ctx, source) if scored else 1.0
             yield from (_scored(r, scale) for r in buffer)
             buffer.clear()
         else:
