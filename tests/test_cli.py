@@ -316,3 +316,18 @@ def test_json_streams_records_and_stays_valid_on_an_error(run, tmp_path):
     result = run("diagnose", bad, "--json", "--strict")
     assert result.exit_code == 2 and "--strict" in result.stderr
     assert len(json.loads(result.stdout)["records"]) >= 1000
+
+
+def test_several_models_in_one_log_are_counted_apart(run, tmp_path):
+    rows = [
+        {"model": "small", "prompt": "q1", "output": "a", "reference": "a"},
+        {"model": "small", "prompt": "q2", "output": "b", "reference": "a"},
+        {"model": "large", "prompt": "q1", "output": "a", "reference": "a"},
+    ]
+    log = write_jsonl(tmp_path / "log.jsonl", rows)
+    summary = json.loads(run("diagnose", log, "--json").stdout)["summary"]
+    assert summary["total"] == 3 and summary["failed"] == 1  # the overall totals stay
+    assert summary["models"]["small"]["total"] == 2 and summary["models"]["small"]["none"] == 1
+    assert summary["models"]["large"] == {"total": 1, "none": 1}
+    text = run("diagnose", log).stdout
+    assert "model small: 2 samples, 1 passed, 1 failed" in text

@@ -29,9 +29,18 @@ class Profile:
     retrievable: int = 0
     #: failed records whose verdict rests on a close call (``confidence: low``)
     low_confidence: int = 0
+    #: per model, where the log names one (``record.extra["model"]``): none/failed/class counts
+    models: dict[str, Counter] = field(default_factory=dict)
 
     def add(self, d: Diagnosis) -> None:
         self.total += 1
+        model = d.record.extra.get("model") if d.record.extra else None
+        if model:
+            per_model = self.models.get(model)
+            if per_model is None:
+                per_model = self.models[model] = Counter()
+            per_model["total"] += 1
+            per_model[d.verdict.value if d.passed is not None else "unjudged"] += 1
         task = d.record.task or "-"
         per_task = self.tasks.get(task)
         if per_task is None:
@@ -62,6 +71,10 @@ class Profile:
         if new == old_verdict and d.subtype == old_subtype:
             return
         per_task = self.tasks[d.record.task or "-"]
+        per_model = self.models.get(d.record.extra.get("model") or "")
+        if per_model is not None:
+            per_model[old_verdict] -= 1
+            per_model[new] += 1
         old_key, new_key = f"{old_verdict}/{old_subtype}", f"{new}/{d.subtype}"
         for counter in (self.verdicts, per_task):
             counter[old_verdict] -= 1
@@ -139,6 +152,7 @@ class Profile:
             "verdicts": {c.value: self.verdicts[c.value] for c in PRECEDENCE},
             "subtypes": dict(self.subtypes.most_common()),
             "low_confidence": self.low_confidence,
+            "models": {m: dict(c) for m, c in sorted(self.models.items())},
             "tasks": {
                 t: {k: c[k] for k in ("none", *[v.value for v in PRECEDENCE], "unjudged") if c[k]}
                 for t, c in sorted(self.tasks.items())

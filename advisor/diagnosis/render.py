@@ -36,6 +36,14 @@ def _counts(report: Report, console: Console) -> None:
         + (f", {p.unjudged} could not be judged" if p.unjudged else "")
         + (f", [yellow]{p.skipped} lines skipped[/]" if p.skipped else "")
     )
+    if len(p.models) > 1:
+        for model, c in sorted(p.models.items()):
+            failed = sum(c[k.value] for k in PRECEDENCE)
+            console.print(
+                f"  model {model}: {c['total']} samples, {c['none']} passed, {failed} failed "
+                f"({', '.join(f'{c[k.value]} {k.value}' for k in PRECEDENCE)})",
+                style="dim",
+            )
     if report.judge is not None:
         j = report.judge
         console.print(

@@ -176,6 +176,9 @@ def record_from_mapping(obj: dict, source: str, line: int) -> EvalRecord | None:
             rec.extra["raw_score"] = score
     if fmt is not None:
         rec.format = str(fmt).lower()
+    model = obj.get("model")
+    if isinstance(model, str) and model:
+        rec.extra["model"] = model
     return rec
 
 
