@@ -40,6 +40,7 @@ BUILTIN_PATHS: dict[str, str] = {
     "advisor_plugins.readers.generic": "diagnose",
     "advisor_plugins.readers.promptfoo": "diagnose",
     "advisor_plugins.readers.inspect_ai": "diagnose",
+    "advisor_plugins.readers.lighteval": "diagnose",
     "advisor_plugins.detectors": "diagnose",
     "advisor_plugins.rules": "diagnose",
     "advisor.cli.memory": "memory",

@@ -99,7 +99,7 @@ def check_path(path: Path) -> bytes:
     head = read_head(path)
     if not head.strip():
         raise InputError(f"{path} is empty")
-    if b"\x00" in head and not head.startswith(b"PK\x03\x04"):  # a zip (.eval) is for its reader
+    if b"\x00" in head and not head.startswith((b"PK\x03\x04", b"PAR1")):  # zip (.eval), parquet: readers
         raise InputError(f"{path} is a binary file, not an evaluation log")
     return head
 

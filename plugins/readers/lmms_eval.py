@@ -13,7 +13,8 @@ Each line becomes a record: prompt = ``input``, output = the filtered response (
 ``extra["raw_output"]``), reference = ``target``. Pass/fail comes from the metrics, judged like
 lm-eval's (the first metric, higher-is-better as the results file says, against ``--pass-threshold``);
 a metric dict without ``score`` (MMMU's ``mmmu_acc`` holds the parsed answer) leaves advisor to compare
-the output with the target. Several log-likelihood responses (a multiple-choice task) give the pick.
+the output with the target. Several log-likelihood responses (a multiple-choice task) give the pick; the
+options' texts are not logged, so the choices are their letters (a letter target) or indices.
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ def sample_to_record(sample: dict, source: str, line: int, task: str, config: di
     lls = [_loglikelihood(v) for v in filtered] if isinstance(filtered, list) and len(filtered) > 1 else []
     if lls and all(x is not None for x in lls):
         scores = [x for x in lls if x is not None]
+        letters = len(rec.reference or "") == 1 and (rec.reference or "").isupper()
+        rec.choices = [chr(65 + i) if letters else str(i) for i in range(len(scores))]  # texts not logged
         rec.picked = max(range(len(scores)), key=scores.__getitem__)
-        rec.output = f"option {rec.picked}"
+        rec.output = rec.choices[rec.picked]
         rec.output_type = rec.output_type or "multiple_choice"
     else:
         rec.output = _first_text(filtered)
@@ -144,7 +147,9 @@ def load_results(folder: Path) -> dict[str, dict]:
 
 
 def sample_files(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*_samples_*.jsonl") if _SAMPLES_RE.match(p.name)) if path.is_dir() else []
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.rglob("*_samples_*.jsonl") if _SAMPLES_RE.match(p.name))
 
 
 class LmmsEvalReader:
@@ -155,18 +160,19 @@ class LmmsEvalReader:
 
     def sniff(self, path: Path, head: bytes) -> bool:
         if path.is_dir():
-            return any(True for p in sample_files(path) if not p.name.startswith("samples_"))
+            return bool(sample_files(path))
         obj = first_json_line(head)
         if is_lmms_sample(obj):
             return True
-        return bool(_SAMPLES_RE.match(path.name)) and not path.name.startswith("samples_") and obj is not None and (
-            "doc_id" in obj and "arguments" not in obj
-        )
+        named = bool(_SAMPLES_RE.match(path.name))
+        return named and obj is not None and "doc_id" in obj and "arguments" not in obj
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[EvalRecord]:
         files = sample_files(path) if path.is_dir() else [path]
         if not files:
-            raise InputError(f"{path} holds no <date>_samples_<task>.jsonl files: run lmms-eval with --log_samples")
+            raise InputError(
+                f"{path} holds no <date>_samples_<task>.jsonl files: run lmms-eval with --log_samples"
+            )
         for file in files:
             task = task_from_filename(file)
             config = load_results(file.parent).get(task, {})
