@@ -16,12 +16,15 @@ letter. For the separate multiple-choice methods the chosen reference is ``refer
 compare with the correct references (several are alternatives). Pass/fail is the run's main metric in
 ``stats``: the one ``schema.json`` beside the runs names for the run's group (``environment.main_name``),
 else the first of the correctness metrics below. An exact-match metric (0 or 1) decides pass/fail
-itself; a graded one (F1, ROUGE, BLEU) is judged against ``--pass-threshold``. Task: the run name
-without its model.
+itself; a graded one (F1, ROUGE, BLEU) is judged against ``--pass-threshold``; with none, advisor
+compares the output with the reference. Where the metric is ``final_number_exact_match`` the reference
+is the final number of the correct reference (GSM8K's are worked solutions; the text is kept as
+``extra["reference_text"]``). Task: the run name without its model; ``extra["model"]``: the adapter's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,10 +57,11 @@ _SEPARATE = (
     "multiple_choice_separate_calibrated",
     "multiple_choice_separate_parametric",
 )
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
 def _load(path: Path, required: bool = True) -> Any:
+    """A JSON file of the run; a missing or broken optional one (schema, run spec) is None."""
     if not path.exists():
         if required:
             raise InputError(f"{path.parent} is not a complete HELM run: {path.name} is missing")
@@ -65,13 +69,21 @@ def _load(path: Path, required: bool = True) -> Any:
     try:
         return orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
+        if not required:
+            return None
         raise InputError(f"{path} is not valid JSON ({exc})") from None
 
 
 def _key(obj: dict) -> tuple[str, str, int]:
     perturbation = obj.get("perturbation")
     name = orjson.dumps(perturbation, option=orjson.OPT_SORT_KEYS).decode() if perturbation else ""
-    return str(obj.get("instance_id", obj.get("id"))), name, int(obj.get("train_trial_index") or 0)
+    trial = obj.get("train_trial_index")
+    return str(obj.get("instance_id", obj.get("id"))), name, trial if isinstance(trial, int) else 0
+
+
+def _perturbation_name(pred: dict) -> str:
+    perturbation = pred.get("perturbation")
+    return str(perturbation.get("name", "perturbed") if isinstance(perturbation, dict) else perturbation)
 
 
 def _request_prompt(request: dict) -> str:
@@ -108,7 +120,7 @@ def main_metric(run_dir: Path, run_spec: dict) -> str | None:
 
 
 def _judgement(rec: EvalRecord, stats: dict, main: str | None) -> None:
-    names = [main] if main in stats else []
+    names: list[str] = [main] if main is not None and main in stats else []
     names += [m for m in (*EXACT_METRICS, *GRADED_METRICS) if m in stats and m not in names]
     for name in names:
         value = stats[name]
@@ -136,11 +148,16 @@ class _Run:
         self.task = task_name(str(self.spec.get("name") or run_dir.name))
         self.main = main_metric(run_dir, self.spec)
         instances = _load(run_dir / "instances.json")
-        requests = _load(run_dir / "display_requests.json", required=False) or []
+        requests = _load(run_dir / "display_requests.json", required=False)
+        requests = requests if isinstance(requests, list) else []
         if not isinstance(instances, list):
             raise InputError(f"{run_dir / 'instances.json'} is not a list of instances")
         self.instances = {_key(i)[:2]: i for i in instances if isinstance(i, dict)}
-        self.requests = {_key(r): r.get("request") or {} for r in requests if isinstance(r, dict)}
+        self.requests = {
+            _key(r): r["request"]
+            for r in requests
+            if isinstance(r, dict) and isinstance(r.get("request"), dict)
+        }
 
     def record(self, pred: dict, source: str, line: int) -> EvalRecord:
         key = _key(pred)
@@ -151,16 +168,17 @@ class _Run:
         request = self.requests.get(key, {})
         prompt = _request_prompt(request) or str((instance.get("input") or {}).get("text", ""))
         output = str(pred.get("predicted_text") or "")
-        rec = EvalRecord(source=source, line=line, prompt=prompt, output=output, id=key[0], task=self.task)
+        rec_id = key[0]
         if key[1]:
-            rec.id += "/" + str((pred.get("perturbation") or {}).get("name", "perturbed"))
+            rec_id += "/" + _perturbation_name(pred)
         if key[2]:
-            rec.id += f"#{key[2]}"
+            rec_id += f"#{key[2]}"
+        rec = EvalRecord(source=source, line=line, prompt=prompt, output=output, id=rec_id, task=self.task)
         mapped = pred.get("mapped_output")  # HELM leaves it out when the answer maps to no option
         joint = self.method in _JOINT or (self.method is None and "mapped_output" in pred)
         if joint and mapped is not None and mapped in texts:
             rec.choices, rec.picked = texts, texts.index(mapped)
-        elif self.method in _SEPARATE and isinstance(pred.get("reference_index"), int) and texts:
+        elif self.method in _SEPARATE and pred.get("reference_index") in range(len(texts)):
             rec.choices, rec.picked = texts, pred["reference_index"]
             rec.output = str(pred.get("truncated_predicted_text") or texts[rec.picked]).strip()
         if joint and rec.choices is None and correct:
@@ -170,8 +188,14 @@ class _Run:
             rec.reference = texts[correct[0]]
             if len(correct) > 1:
                 rec.extra["alternatives"] = [texts[i] for i in correct]
-        stats = pred.get("stats") if isinstance(pred.get("stats"), dict) else {}
+        raw_stats = pred.get("stats")
+        stats: dict = raw_stats if isinstance(raw_stats, dict) else {}
         _judgement(rec, stats, self.main)
+        if next(iter(rec.metrics), None) == "final_number_exact_match" and rec.reference:
+            numbers = _NUMBER_RE.findall(rec.reference)  # the metric compares final numbers: GSM8K's
+            if numbers:  # references are worked solutions ending "The answer is 72."
+                rec.extra["reference_text"] = rec.reference
+                rec.reference = numbers[-1].replace(",", "")
         rec.extra["model"] = self.model
         rec.extra["stats"] = stats
         return rec
@@ -180,7 +204,7 @@ class _Run:
 def run_folders(path: Path) -> list[Path]:
     """``path`` itself when it is a run, else the runs in it (a suite folder)."""
     if path.is_file():
-        return [path.parent]
+        return [path.parent] if path.name == PREDICTIONS else []
     if (path / PREDICTIONS).is_file():
         return [path]
     return sorted(p.parent for p in path.glob(f"*/{PREDICTIONS}"))
@@ -198,6 +222,8 @@ class HelmReader:
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[EvalRecord]:
         runs = run_folders(path)
+        if not runs and path.is_file():
+            raise InputError(f"{path} is not a HELM run: give the run folder or its {PREDICTIONS}")
         if not runs:
             raise InputError(
                 f"{path} holds no HELM run ({PREDICTIONS} is written by helm-summarize: run it on the suite)"

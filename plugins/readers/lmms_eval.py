@@ -6,8 +6,9 @@ argument of the request: the prompt; ``arguments`` and ``doc`` are dropped), ``r
 equals the filtered one) and ``filtered_resps`` (stringified; a single response is flattened to a plain
 string), ``doc_hash``, ``token_counts`` and each metric of ``process_results`` as a top-level key: a
 number, or a dict that carries ``score`` (``mme``, ``pope``, ...). Aggregates are in
-``<date>_results.json`` beside it (``configs``, ``higher_is_better``, ``n-shot``); the task is the file
-name's. Unlike lm-eval's samples there is no ``filter`` and no ``arguments``.
+``<date>_results.json`` beside it (``configs``, ``higher_is_better``, ``n-shot``, ``model_name``); the task
+is the file name's, the model the results' ``model_name`` (else the folder's name). Unlike lm-eval's
+samples there is no ``filter`` and no ``arguments``.
 
 Each line becomes a record: prompt = ``input``, output = the filtered response (the raw one is kept as
 ``extra["raw_output"]``), reference = ``target``. Pass/fail comes from the metrics, judged like
@@ -122,7 +123,13 @@ def sample_to_record(sample: dict, source: str, line: int, task: str, config: di
             rec.extra["raw_output"] = raw
     if "num_fewshot" in config:
         rec.extra["n_shot"] = config["num_fewshot"]
+    rec.extra["model"] = config.get("model") or Path(source).parent.name.replace("__", "/")
     return rec
+
+
+def _mapping(data: dict, key: str) -> dict:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def load_results(folder: Path) -> dict[str, dict]:
@@ -135,14 +142,17 @@ def load_results(folder: Path) -> dict[str, dict]:
             continue
         if not isinstance(data, dict):
             continue
-        for task, cfg in (data.get("configs") or {}).items():
+        for task, cfg in _mapping(data, "configs").items():
             if isinstance(cfg, dict):
                 configs.setdefault(task, {})["output_type"] = cfg.get("output_type")
-        for task, hib in (data.get("higher_is_better") or {}).items():
+        for task, hib in _mapping(data, "higher_is_better").items():
             if isinstance(hib, dict):
                 configs.setdefault(task, {})["higher_is_better"] = {k: bool(v) for k, v in hib.items()}
-        for task, shots in (data.get("n-shot") or {}).items():
+        for task, shots in _mapping(data, "n-shot").items():
             configs.setdefault(task, {})["num_fewshot"] = shots
+        if isinstance(data.get("model_name"), str):
+            for entry in configs.values():
+                entry["model"] = data["model_name"]
     return configs
 
 
@@ -173,6 +183,7 @@ class LmmsEvalReader:
             raise InputError(
                 f"{path} holds no <date>_samples_<task>.jsonl files: run lmms-eval with --log_samples"
             )
+        found = False
         for file in files:
             task = task_from_filename(file)
             config = load_results(file.parent).get(task, {})
@@ -181,7 +192,10 @@ class LmmsEvalReader:
                 if "doc_id" not in sample:
                     ctx.skip(source, lineno, "not an lmms-eval sample (no doc_id)")
                     continue
+                found = True
                 yield sample_to_record(sample, source, lineno, task, config)
+        if not found:
+            raise InputError(f"{path} holds no lmms-eval samples (lines with a doc_id)")
 
 
 @hookimpl

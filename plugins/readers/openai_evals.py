@@ -4,7 +4,7 @@ Layout, from the local recorder (``evals/record.py``, ``LocalRecorder``): the fi
 {...}}`` (``eval_name``, ``completion_fns``, ``run_id``), one line is ``{"final_report": {...}}``, and every
 other line is an event ``{"run_id", "event_id", "sample_id", "type", "data", "created_by", "created_at"}``.
 Events of several samples interleave (samples run in threads; the report may come before the last events),
-so events are grouped by ``sample_id`` and each sample becomes one record, in order of first appearance.
+so events are grouped by ``sample_id`` and each sample becomes one record, in sample order.
 
 Per sample: the prompt is the first ``sampling`` event's ``data.prompt`` (a string or chat messages); the
 output is the ``match`` event's ``data.sampled`` where it has one, else that sampling event's
@@ -84,7 +84,7 @@ def sample_to_record(sample_id: str, events: dict[str, list[dict]], spec: dict, 
         output=_sampled(output),
         reference=reference,
         id=sample_id,
-        task=spec.get("eval_name"),
+        task=None if spec.get("eval_name") is None else str(spec["eval_name"]),
     )
     if alternatives and len(alternatives) > 1:
         rec.extra["alternatives"] = alternatives
@@ -152,8 +152,14 @@ class OpenAIEvalsReader:
             raise InputError(
                 f"{path} holds no per-sample events (the run recorded only its spec and final report)"
             )
-        for sample_id, events in samples.items():
-            yield sample_to_record(sample_id, events, spec, source, first_line[sample_id])
+        for sample_id in sorted(samples, key=_sample_order):
+            yield sample_to_record(sample_id, samples[sample_id], spec, source, first_line[sample_id])
+
+
+def _sample_order(sample_id: str) -> tuple:
+    """``test-match.s1.10`` after ``test-match.s1.9``: the sample index as a number."""
+    head, _, index = sample_id.rpartition(".")
+    return (head, int(index), "") if index.isdigit() else (sample_id, -1, sample_id)
 
 
 @hookimpl

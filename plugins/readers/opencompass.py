@@ -14,9 +14,10 @@ current versions each detail carries ``example_abbr`` and lists its values, one 
 evaluator gave no details OpenCompass writes its own: ``{"type": "GEN"|"PPL", "0": {"predictions",
 "references", "correct"}, ...}``.
 
-Each item becomes a record: the extracted answer is the output, and the raw prediction is kept as
-``extra["raw_output"]`` (an empty extraction judges the raw prediction, like lm-eval's ``[invalid]``).
-A perplexity item is a multiple-choice record: the options are the labels' continuations (what differs
+Each item (each replica's, when a dataset is run n times) becomes a record: the extracted answer is the
+output (``filter`` ``pred_postprocessor``) and the raw prediction is kept as ``extra["raw_output"]``; an
+empty extraction (gsm8k's says ``NULL``) judges the raw prediction, like lm-eval's ``[invalid]``. A
+perplexity item is a multiple-choice record: the options are the labels' continuations (what differs
 between their prompts), the pick is the lowest PPL. Pass/fail is the detail's ``correct``; without
 details, advisor judges the output against ``gold``. The model is ``extra["model"]``, the task the dataset.
 """
@@ -166,8 +167,10 @@ def item_to_record(item: dict, detail: dict | None, source: str, line: int, ctx:
         raw = _text(prediction)
         _, extracted = _first(detail, _PRED_KEYS)
         extracted_text = _text(extracted) if extracted is not None else raw
-        if extracted is not None and not extracted_text.strip() and raw.strip():
-            rec.output = raw  # the evaluator extracted nothing: judge the raw prediction
+        if extracted is not None:
+            rec.filter = "pred_postprocessor"  # what OpenCompass calls the answer extraction
+        if extracted is not None and extracted_text.strip() in ("", "NULL") and raw.strip():
+            rec.output = raw  # the evaluator extracted nothing (gsm8k's says NULL): judge the raw prediction
             rec.extra["filter_invalid"] = True
         else:
             rec.output = extracted_text
@@ -183,11 +186,17 @@ def item_to_record(item: dict, detail: dict | None, source: str, line: int, ctx:
     return rec
 
 
+def _is_output_folder(path: Path) -> bool:
+    return (path / "predictions").is_dir() and any((path / "predictions").glob("*/*.json"))
+
+
 def output_folders(path: Path) -> list[Path]:
-    """The output folders (each holding ``predictions/``) at ``path`` or one level below it."""
-    if (path / "predictions").is_dir():
+    """The output folders (``predictions/<model>/<dataset>.json``) at ``path`` or one level below it."""
+    if not path.is_dir():
+        return []
+    if _is_output_folder(path):
         return [path]
-    return sorted(p for p in path.iterdir() if (p / "predictions").is_dir()) if path.is_dir() else []
+    return sorted(p for p in path.iterdir() if p.is_dir() and _is_output_folder(p))
 
 
 def _is_prediction_file(path: Path, head: bytes) -> bool:
@@ -212,14 +221,17 @@ class OpenCompassReader:
         return _is_prediction_file(path, head)
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[EvalRecord]:
-        if path.is_file():
+        if path.is_file():  # one predictions file: its dataset (all of its parts, if it is split)
             root, model = path.parent.parent.parent, path.parent.name
-            stem = path.stem
-            m = _PART_RE.match(stem)
-            dataset = (
-                m.group("base") if m and not (path.parent / f"{m.group('base')}.json").exists() else stem
+            dataset, files = next(
+                ((d, f) for d, f in dataset_files(path.parent).items() if path in f), (path.stem, [path])
             )
-            yield from self._read_dataset(root, model, dataset, [path], ctx)
+            found = False
+            for rec in self._read_dataset(root, model, dataset, files, ctx):
+                found = True
+                yield rec
+            if not found:
+                raise InputError(f'{path} holds no OpenCompass predictions (items keyed "0", "1", ...)')
             return
         folders = output_folders(path)
         if not folders:
