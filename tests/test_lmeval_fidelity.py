@@ -270,3 +270,10 @@ def test_diagnose_json_verdicts(run):
     assert by_key[("triviaqa", 1, "remove_whitespace")]["verdict"] == "factual"
     predict = json.loads(run("diagnose", FIX / "predict", "--json").stdout)["summary"]
     assert (predict["total"], predict["unjudged"], predict["failed"]) == (11, 11, 0)
+
+
+def test_ifeval_failures_are_behaviour(run):
+    """The log's own instruction checks decide: a failed ifeval instruction is not followed (behaviour)."""
+    out = json.loads(run("diagnose", FIX / "modern", "--json").stdout)
+    failed = [r for r in out["records"] if r["task"] == "ifeval" and r["verdict"] != "none"]
+    assert failed and all((r["verdict"], r["subtype"]) == ("behaviour", "constraint") for r in failed)

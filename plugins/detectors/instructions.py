@@ -106,6 +106,12 @@ class Instructions:
     name = "instructions"
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        failed = ctx.record.extra.get("instructions_failed")
+        if failed:  # the log's own instruction checks (lm-eval's ifeval) say which were not followed
+            yield Finding(
+                B, "constraint", f"does not follow the instruction(s) {', '.join(map(str, failed[:4]))}"
+            )
+            return
         if ctx.record.choices or not ctx.output:
             return
         prompt = instruction_text(ctx)
