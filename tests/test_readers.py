@@ -275,7 +275,9 @@ def test_bom_utf16_gzip_and_stdin_are_read_whole(run, tmp_path):
 def test_a_file_format_on_a_folder_is_one_line(run, tmp_path):
     result = run("diagnose", tmp_path, "--format", "jsonl")
     assert result.exit_code == 2
-    assert "--format jsonl reads a file" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "--format jsonl does not recognise the folder" in result.stderr and "Traceback" not in result.stderr
+    )
 
 
 def test_generic_logs_as_people_write_them(run, tmp_path):

@@ -114,8 +114,8 @@ def choose_reader(path: Path, readers: dict[str, Any], fmt: str | None = None) -
         reader = readers[fmt]
         if path.is_dir() and not reader.sniff(path, head):
             raise InputError(
-                f"--format {fmt} reads a file, and {path} is a folder: name a file in it, or leave out "
-                "--format to let advisor recognise the folder"
+                f"--format {fmt} does not recognise the folder {path} as its log: name the log's own file "
+                "or folder, or leave out --format to let advisor recognise it"
             )
         return reader
     for reader in sorted(readers.values(), key=lambda r: -getattr(r, "priority", 0)):
