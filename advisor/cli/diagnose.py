@@ -208,9 +208,11 @@ def diagnose(
 ):
     """Classify every failed sample of LOG and recommend what to try next.
 
-    LOG is an lm-evaluation-harness output folder (--log_samples), a samples_*.jsonl file,
-    a generic JSONL or CSV file (prompt, output, reference, optional passed/score), or a
-    promptfoo results JSON.
+    LOG is what an evaluation tool wrote: an lm-evaluation-harness output folder (--log_samples),
+    an Inspect AI .eval or .json log, lighteval details parquet, a HELM run folder, an OpenCompass
+    output folder, an OpenAI evals log, lmms-eval samples, promptfoo results JSON, or a generic
+    JSONL or CSV file (prompt, output, reference, optional passed/score); '-' reads standard input.
+    docs/log-formats.md lists the versions each reader knows.
 
     \b
     Examples:
