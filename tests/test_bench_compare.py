@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from advisor.bench.compare import Thresholds, compare_metric, compare_runs, pick_runs
+from advisor.bench.compare import Thresholds, compare_metric, compare_runs, pick_runs, same_machine
 from advisor.bench.store.engine import CellOutcome, Store, now
 from advisor.bench.store.models import CellStatus
 from advisor.bench.suite import Cell
@@ -92,14 +92,15 @@ def test_quality_drop_beyond_the_threshold_names_the_cell(store):
 
 def test_time_and_memory_must_grow_beyond_threshold_and_seed_spread():
     t = Thresholds()
-    assert compare_metric("train_time_s", "s", [30.0], [40.0], t).regression  # +33% > 25%
-    assert not compare_metric("train_time_s", "s", [30.0], [35.0], t).regression  # +17%
+    history = [30.0, 31.0, 29.0, 30.5]  # a quiet cell: its noise band is about 2.2 s
+    assert compare_metric("train_time_s", "s", [30.0], [40.0], t, history).regression  # +33% > 25%
+    assert not compare_metric("train_time_s", "s", [30.0], [35.0], t, history).regression  # +17%
     assert not compare_metric("train_time_s", "s", [0.2], [0.4], t).regression  # under the 1 s floor
     # +40% on the mean, but the seeds alone spread by more than that
     assert not compare_metric("train_time_s", "s", [20.0, 40.0, 60.0], [30.0, 50.0, 88.0], t).regression
-    assert compare_metric("peak_memory_bytes", "bytes", [2e9], [2.5e9], t).regression
+    assert compare_metric("peak_memory_bytes", "bytes", [2e9], [2.5e9], t, [2e9, 2.01e9, 1.99e9]).regression
     assert not compare_metric("peak_memory_bytes", "bytes", [2e9], [2.1e9], t).regression
-    assert compare_metric("tokens_per_s", "tokens/s", [500.0], [300.0], t).regression  # throughput fell
+    assert compare_metric("tokens_per_s", "tokens/s", [500.0], [300.0], t, [500.0, 505.0, 495.0]).regression
     assert not compare_metric("trainable_params", "params", [1.0], [1e9], t).regression  # informational
     faster = compare_metric("train_time_s", "s", [30.0], [10.0], t)
     assert not faster.regression and faster.delta == -20.0
@@ -143,7 +144,9 @@ def test_compare_cli_exit_codes_and_json(store):
     result = CliRunner().invoke(bench, ["compare", "--json"])
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert [r["cell"] for r in data["regressions"]] == [f"lora on json_extract ({MODEL})"] * 2
+    # quality fell past its threshold: a regression; memory grew once, with no history: only suspect
+    assert [r["cell"] for r in data["regressions"]] == [f"lora on json_extract ({MODEL})"]
+    assert [r["reason"].split(" ")[0] for r in data["suspects"]] == ["peak_memory_bytes"]
     assert "regression: lora on json_extract" in result.stderr
     table = CliRunner().invoke(bench, ["compare", "a", "b"])
     assert table.exit_code == 1 and "REGRESSION" in table.stdout
@@ -213,3 +216,32 @@ def test_report_plots_equal_values_whose_mean_rounds_outside_them():
         for seed in range(3)
     ]
     assert [image.file for image in plots(cells)] == ["quality_vs_params.png", "peak_memory.png"]
+
+
+def test_noise_band_history_machines_and_suspects(store):
+    """A timing that moves within its own history's noise is not flagged; beyond it, it is; a single
+    sample with no history is suspect; runs on different machines are not comparable."""
+    for i, t in enumerate([30.0, 40.0, 22.0, 36.0, 25.0]):  # a noisy cell on a busy 2-core machine
+        add_run(store, f"h{i}", base(time_s=t))
+    a = store.runs("smoke", limit=1)[0]
+    noisy = add_run(store, "noisy", base(time_s=40.0))  # +60% over the last run, but within its noise
+    comparison = compare_runs(store, a, noisy)
+    [metric] = [m for m in comparison.cells[0].metrics if m.name == "train_time_s"]
+    assert metric.noise_band is not None and metric.noise_band > 15
+    assert not metric.regression
+    slow = add_run(store, "slow", base(time_s=80.0))
+    assert any("train_time_s" in why for _, why in compare_runs(store, noisy, slow).regressions)
+    # a run on another machine: timings are not comparable, whatever they did
+    other = store.create_run(
+        name="gpu", suite="smoke", git_commit="c", packages={}, hardware={"cpus": 16}, host="x"
+    )
+    assert not same_machine(a, other)
+
+
+def test_single_samples_without_history_are_suspect_not_regressions():
+    t = Thresholds()
+    m = compare_metric("train_time_s", "s", [30.0], [60.0], t, [])
+    assert not m.regression and m.suspect and "re-run to confirm" in m.suspect
+    assert compare_metric("train_time_s", "s", [30.0], [60.0], t, [], same=False).note.startswith(
+        "not comparable"
+    )

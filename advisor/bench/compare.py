@@ -10,9 +10,13 @@ of a cell are its repeats. A cell regresses when
   spread (max - min) of either run's seeds;
 
 and, where both runs have repeats and the sample sizes allow it, a one-sided Mann-Whitney U test agrees
-at level ``alpha``. Which metric is which, and which way is better, is in the registry
-``advisor.train.metrics``; metrics without a direction there (parameter counts, losses) are shown but
-never flagged.
+at level ``alpha``. Times and memory are also held against their noise: with three or more earlier runs
+of the cell in the store, a change must exceed three robust standard deviations of that history
+(1.4826 x the median absolute deviation); with neither history nor repeats, a change is only
+``suspect`` (shown, listed in ``--json``, never failing the job); between machines that differ (CPU,
+core count, GPUs) timings are "not comparable" and never flagged. Which metric is which, and which way
+is better, is in the registry ``advisor.train.metrics``; metrics without a direction there (parameter
+counts, losses) are shown but never flagged.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ class MetricDelta:
     relative: float | None
     p_value: float | None = None
     regression: str | None = None  # why, when it is one
+    suspect: str | None = None  # a change too large for the thresholds that noise cannot be ruled out of
+    note: str | None = None  # why a change was not judged (different machines)
+    noise_band: float | None = None  # three robust standard deviations of the cell's history
 
 
 @dataclass
@@ -66,6 +73,7 @@ class CellDelta:
     status_b: dict[int, str]
     metrics: list[MetricDelta] = field(default_factory=list)
     regressions: list[str] = field(default_factory=list)
+    suspects: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -84,9 +92,15 @@ class Comparison:
     only_b: list[str]
     thresholds: Thresholds
 
+    same_machine: bool = True
+
     @property
     def regressions(self) -> list[tuple[CellDelta, str]]:
         return [(cell, why) for cell in self.cells for why in cell.regressions]
+
+    @property
+    def suspects(self) -> list[tuple[CellDelta, str]]:
+        return [(cell, why) for cell in self.cells for why in cell.suspects]
 
     def to_json(self) -> dict[str, Any]:
         def run(r: RunRecord) -> dict[str, Any]:
@@ -103,6 +117,8 @@ class Comparison:
             "run_b": run(self.run_b),
             "thresholds": asdict(self.thresholds),
             "regressions": [{"cell": c.label, "key": c.key, "reason": why} for c, why in self.regressions],
+            "suspects": [{"cell": c.label, "key": c.key, "reason": why} for c, why in self.suspects],
+            "same_machine": self.same_machine,
             "cells": [asdict(c) | {"label": c.label} for c in self.cells],
             "only_in_a": self.only_a,
             "only_in_b": self.only_b,
@@ -138,15 +154,59 @@ def compare_runs(
 ) -> Comparison:
     thresholds = thresholds or Thresholds()
     cells_a, cells_b = _groups(store.cells(a.run_id)), _groups(store.cells(b.run_id))
+    same = same_machine(a, b)
+    history = _history(store, a, b)
     deltas = []
     for key in [k for k in cells_b if k in cells_a]:
-        deltas.append(compare_cell(key, cells_a[key], cells_b[key], thresholds))
+        deltas.append(compare_cell(key, cells_a[key], cells_b[key], thresholds, history.get(key, {}), same))
     only_a = [_label(cells_a[k][0]) for k in cells_a if k not in cells_b]
     only_b = [_label(cells_b[k][0]) for k in cells_b if k not in cells_a]
-    return Comparison(a, b, deltas, only_a, only_b, thresholds)
+    return Comparison(a, b, deltas, only_a, only_b, thresholds, same)
 
 
-def compare_cell(key: str, a: list[CellRecord], b: list[CellRecord], t: Thresholds) -> CellDelta:
+#: how many earlier runs of a suite give a cell's noise band
+HISTORY_RUNS = 8
+
+
+def same_machine(a: RunRecord, b: RunRecord) -> bool:
+    """Were both runs made on the same kind of machine (CPU model, core count, GPUs)?"""
+    keys = ("cpu", "cpus", "gpus")
+    return all((a.hardware or {}).get(k) == (b.hardware or {}).get(k) for k in keys)
+
+
+def _history(store: Store, a: RunRecord, b: RunRecord) -> dict[str, dict[str, list[float]]]:
+    """Per cell key and metric: the mean of each earlier ok run of B's suite on B's machine, A included."""
+    earlier = [r for r in store.runs(b.suite) if r.run_id < b.run_id and same_machine(r, b)][:HISTORY_RUNS]
+    out: dict[str, dict[str, list[float]]] = {}
+    for run in earlier:
+        for key, cells in _groups(store.cells(run.run_id)).items():
+            ok = [c for c in cells if c.status == "ok"]
+            for name in {n for c in ok for n in c.metrics}:
+                values = [c.metrics[name] for c in ok if name in c.metrics]
+                out.setdefault(key, {}).setdefault(name, []).append(sum(values) / len(values))
+    return out
+
+
+def noise_band(values: list[float]) -> float | None:
+    """Three robust standard deviations (1.4826 x MAD) of a metric's history; None under 3 values."""
+    if len(values) < 3:
+        return None
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2] if len(ordered) % 2 else sum(ordered[len(ordered) // 2 - 1 :][:2]) / 2
+    deviations = sorted(abs(v - median) for v in values)
+    n = len(deviations)
+    mad = deviations[n // 2] if n % 2 else (deviations[n // 2 - 1] + deviations[n // 2]) / 2
+    return 3 * 1.4826 * mad
+
+
+def compare_cell(
+    key: str,
+    a: list[CellRecord],
+    b: list[CellRecord],
+    t: Thresholds,
+    history: dict[str, list[float]] | None = None,
+    same: bool = True,
+) -> CellDelta:
     first = a[0]
     delta = CellDelta(
         key=key,
@@ -172,14 +232,24 @@ def compare_cell(key: str, a: list[CellRecord], b: list[CellRecord], t: Threshol
         va = [c.metrics[name] for c in ok_a if name in c.metrics]
         vb = [c.metrics[name] for c in ok_b if name in c.metrics]
         unit = next((c.units.get(name) for c in ok_a + ok_b if name in c.units), None)
-        metric = compare_metric(name, unit, va, vb, t)
+        metric = compare_metric(name, unit, va, vb, t, (history or {}).get(name, []), same)
         delta.metrics.append(metric)
         if metric.regression:
             delta.regressions.append(metric.regression)
+        elif metric.suspect:
+            delta.suspects.append(metric.suspect)
     return delta
 
 
-def compare_metric(name: str, unit: str | None, a: list[float], b: list[float], t: Thresholds) -> MetricDelta:
+def compare_metric(
+    name: str,
+    unit: str | None,
+    a: list[float],
+    b: list[float],
+    t: Thresholds,
+    history: list[float] | None = None,
+    same: bool = True,
+) -> MetricDelta:
     mean_a, mean_b = _mean(a), _mean(b)
     if mean_a is None or mean_b is None:
         return MetricDelta(name, unit, a, b, mean_a, mean_b, None, None)
@@ -209,8 +279,30 @@ def compare_metric(name: str, unit: str | None, a: list[float], b: list[float], 
         if metric.p_value is not None and _min_p(len(a), len(b)) <= t.alpha:
             candidate = candidate and metric.p_value <= t.alpha
             why += f", Mann-Whitney p={metric.p_value:.3g}"
+    if candidate and facts.family != "quality":
+        return _against_noise(metric, worse, why, history or [], same)
     if candidate:
         metric.regression = why
+    return metric
+
+
+def _against_noise(
+    metric: MetricDelta, worse: float, why: str, history: list[float], same: bool
+) -> MetricDelta:
+    """A time or memory change past its thresholds: a regression only if it is also past its noise."""
+    if not same:
+        metric.note = "not comparable: the runs were made on different machines"
+        return metric
+    band = noise_band(history)
+    metric.noise_band = band
+    if band is not None:
+        if worse > band:
+            metric.regression = f"{why}, beyond its noise band {metric_facts(metric.name).format(band)}"
+        return metric
+    if len(metric.a) < 2 and len(metric.b) < 2:
+        metric.suspect = f"{why}; one sample each and no history: re-run to confirm"
+        return metric
+    metric.regression = why
     return metric
 
 

@@ -163,6 +163,10 @@ def run_command(suite, db, resume, retry_failed, shard, run_name, jobs, quiet, d
 def compare_command(run_a, run_b, db, suite, quality_drop, time_growth, memory_growth, alpha, as_json):
     """Per-cell deltas between RUN_A and RUN_B (ids or names); exit 1 when a cell regressed.
 
+    Times and memory must also move beyond their noise: three robust standard deviations of the cell's
+    earlier runs on the same machine. A change seen once, with no repeats and no history, is only
+    "suspect" (listed, exit 0); runs on different machines do not compare timings.
+
     Without runs: the last two runs of the same suite. With one run: that run and the one before it.
     """
     from advisor.bench.compare import Thresholds, compare_runs, pick_runs
@@ -179,6 +183,10 @@ def compare_command(run_a, run_b, db, suite, quality_drop, time_growth, memory_g
         _emit(comparison.to_json())
     else:
         _print_comparison(comparison)
+    for cell, why in comparison.suspects:
+        click.echo(f"suspect (not failing): {cell.label}: {why}", err=True)
+    if not comparison.same_machine:
+        click.echo("note: the runs were made on different machines; timings are not compared", err=True)
     for cell, why in comparison.regressions:
         click.echo(f"regression: {cell.label}: {why}", err=True)
     if comparison.regressions:
@@ -207,7 +215,13 @@ def _print_comparison(c) -> None:
 
     for cell in c.cells:
         status = lambda s: ",".join(sorted(set(s.values()))) or "-"  # noqa: E731
-        verdict = "[red]REGRESSION[/]" if cell.regressions else "[green]ok[/]"
+        verdict = (
+            "[red]REGRESSION[/]"
+            if cell.regressions
+            else "[yellow]suspect[/]"
+            if cell.suspects
+            else "[green]ok[/]"
+        )
         table.add_row(
             cell.label,
             f"{status(cell.status_a)} -> {status(cell.status_b)}",
