@@ -24,38 +24,7 @@ from advisor import text as T
 
 # -- numbers -------------------------------------------------------------------------------------
 
-_NUMBER_WORDS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-    "hundred": 100,
-    "thousand": 1000,
-}
+_NUMBER_WORDS: dict[str, float] = dict(T.NUMBER_WORDS)
 _NUM_TOKEN_RE = re.compile(r"(?<![\w.])-?\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?![\w])|(?<![\w.])-?\d+(?:[.,]\d+)?")
 _FRACTION_RE = re.compile(r"(?<![\d/])(\d+)\s*/\s*(\d+)(?![\d/])")
 _PERCENT_RE = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*(?:%|percent\b|per cent\b)", re.I)

@@ -78,23 +78,7 @@ _ANY_INSTRUCTION_RE = re.compile(
 )
 _SENTENCE_END_RE = re.compile(r"[.!?]+(?:\s|$)")
 _YES_OR_NO_WORD_RE = re.compile(r"\b(yes|no)\b", re.I)
-_NUMBER_WORDS = {
-    "one": 1,
-    "a": 1,
-    "single": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twenty": 20,
-    "fifty": 50,
-    "hundred": 100,
-}
+_NUMBER_WORDS = {**T.NUMBER_WORDS, "a": 1, "single": 1}
 
 #: a check reads the record and the instance part of its prompt, and returns at most one finding
 Check = Callable[[DiagnosisContext, str], Finding | None]
