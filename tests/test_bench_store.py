@@ -266,7 +266,7 @@ def test_the_scanner_sees_what_a_run_actually_emits(monkeypatch, tmp_path):
     monkeypatch.setattr("advisor.train.evaluate.evaluate", lambda *a: dict(evaluation))
     monkeypatch.setattr(cell, "_baseline_key", lambda *a: "key")
     monkeypatch.setattr(cell, "_baseline_cache", lambda: tmp_path / "baselines.json")
-    monkeypatch.setattr(cell, "latency_ms", lambda *a: 12.0)
+    monkeypatch.setattr(cell, "latency_stats", lambda *a: (12.0, 1.5))
 
     train = {"seconds": 3.0, "tokens_per_s": 9.0, "steps": 2, "train_loss": [2.0, 1.0], "val_loss": 1.5}
     seen: set[str] = set()
@@ -314,3 +314,37 @@ def test_registry_facts_and_guesses_for_unknown_names():
     assert metric("trainable_params").format(460_800, "table") == "461K"
     assert metric("trainable_params").format(460_800, "full") == "460,800"
     assert metric("train_time_s").format(None) == "-"
+
+
+def test_latency_is_the_median_of_five_timed_generations(monkeypatch):
+    """One slow call does not move the latency; the spread says the machine was noisy."""
+    import torch
+
+    from advisor.train import cell
+
+    class Ids(dict):
+        def to(self, device):
+            return self
+
+    class Tok:
+        pad_token_id = 0
+        eos_token_id = 0
+
+        def __call__(self, text, return_tensors=None):
+            return Ids(input_ids=torch.zeros((1, 3), dtype=torch.long))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.calls = 0
+
+        def generate(self, **kwargs):
+            self.calls += 1
+
+    ticks = iter([0.0, 0.0, 0.010, 0.0, 0.012, 0.0, 0.500, 0.0, 0.011, 0.0, 0.010])  # warm-up: one tick
+    monkeypatch.setattr("advisor.train.loop.chat_prompt", lambda tok, prompt: prompt)
+    model = Model()
+    median, spread = cell.latency_stats(model, Tok(), clock=lambda: next(ticks))
+    assert model.calls == 6  # a warm-up and five timed calls
+    assert median == pytest.approx(11.0) and spread == pytest.approx(490.0)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -101,8 +102,20 @@ def _baseline_key(model_dir: str, task: str, limit: int | None) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def latency_ms(model: Any, tokenizer: Any, new_tokens: int = LATENCY_NEW_TOKENS) -> float:
-    """Mean wall time of greedy generation of ``new_tokens`` tokens for a few short prompts."""
+#: timed generations after the warm-up; the latency is their median, their spread is stored beside it
+LATENCY_REPEATS = 5
+
+
+def latency_stats(
+    model: Any,
+    tokenizer: Any,
+    new_tokens: int = LATENCY_NEW_TOKENS,
+    repeats: int = LATENCY_REPEATS,
+    clock: Any = time.perf_counter,
+) -> tuple[float, float]:
+    """(median, spread) in ms of greedy generation of ``new_tokens`` tokens: one warm-up call, then
+    ``repeats`` timed calls over short prompts. The median does not move with one slow call; the spread
+    (max - min) says how noisy the machine was."""
     import torch
 
     from advisor.train.loop import chat_prompt
@@ -110,9 +123,10 @@ def latency_ms(model: Any, tokenizer: Any, new_tokens: int = LATENCY_NEW_TOKENS)
     device = next(model.parameters()).device
     times = []
     with torch.no_grad():
-        for i, prompt in enumerate(LATENCY_PROMPTS):
+        for i in range(repeats + 1):
+            prompt = LATENCY_PROMPTS[i % len(LATENCY_PROMPTS)]
             ids = tokenizer(chat_prompt(tokenizer, prompt), return_tensors="pt").to(device)
-            started = time.perf_counter()
+            started = clock()
             model.generate(
                 **ids,
                 max_new_tokens=new_tokens,
@@ -123,8 +137,13 @@ def latency_ms(model: Any, tokenizer: Any, new_tokens: int = LATENCY_NEW_TOKENS)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             if i:  # the first call warms up
-                times.append(time.perf_counter() - started)
-    return 1000 * sum(times) / len(times)
+                times.append(1000 * (clock() - started))
+    return statistics.median(times), max(times) - min(times)
+
+
+def latency_ms(model: Any, tokenizer: Any, new_tokens: int = LATENCY_NEW_TOKENS) -> float:
+    """The median generation latency in ms (see :func:`latency_stats`)."""
+    return latency_stats(model, tokenizer, new_tokens)[0]
 
 
 def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
@@ -293,11 +312,12 @@ def _training(info: dict[str, Any], apply_seconds: float) -> Metrics:
 
 def _latency(system: System, tokenizer: Any, technique: Any, req: RunRequest) -> Metrics:
     """Generation latency; for LoRA also merged into the weights (and the merged model saved if asked)."""
-    metrics: Metrics = {"latency_ms": latency_ms(system.model, tokenizer)}
+    median, spread = latency_stats(system.model, tokenizer)
+    metrics: Metrics = {"latency_ms": median, "latency_spread_ms": spread}
     if technique.name == "lora" and hasattr(system.model, "merge_and_unload"):
         # One adapter is best served merged into the weights: measure what merging buys.
         merged = system.model.merge_and_unload()
-        metrics["latency_merged_ms"] = latency_ms(merged, tokenizer)
+        metrics["latency_merged_ms"], metrics["latency_merged_spread_ms"] = latency_stats(merged, tokenizer)
         system.model = merged
         if req.merge and req.save:
             merged.save_pretrained(req.save / "merged")
