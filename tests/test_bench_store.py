@@ -348,3 +348,12 @@ def test_latency_is_the_median_of_five_timed_generations(monkeypatch):
     median, spread = cell.latency_stats(model, Tok(), clock=lambda: next(ticks))
     assert model.calls == 6  # a warm-up and five timed calls
     assert median == pytest.approx(11.0) and spread == pytest.approx(490.0)
+
+
+def test_tokens_per_second_come_from_the_steady_state():
+    """The first steps (compilation, allocation, cold caches) are left out of the throughput."""
+    from advisor.train.loop import TrainStats
+
+    stats = TrainStats(steps=10, tokens=1000, seconds=10.0, steady_tokens=900, steady_seconds=3.0)
+    assert stats.tokens_per_s == 300.0  # not 100: the warm-up took 7 of the 10 seconds
+    assert TrainStats(tokens=1000, seconds=10.0).tokens_per_s == 100.0  # too short for a warm-up

@@ -81,9 +81,15 @@ class TrainStats:
     seconds: float = 0.0
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[tuple[int, float]] = field(default_factory=list)
+    #: tokens and seconds after the warm-up steps (the first tenth, at least one): the steady state
+    steady_tokens: int = 0
+    steady_seconds: float = 0.0
 
     @property
     def tokens_per_s(self) -> float:
+        """Training throughput in the steady state (first steps excluded), else over the whole run."""
+        if self.steady_seconds > 0 and self.steady_tokens:
+            return self.steady_tokens / self.steady_seconds
         return self.tokens / self.seconds if self.seconds else 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -196,6 +202,8 @@ def train(
     order = list(range(len(train_ex)))
     rng = random.Random(cfg.seed)
     step = 0
+    warmup = max(1, total_steps // 10) if total_steps > 2 else total_steps  # excluded from tokens/s
+    steady_from: tuple[float, int] | None = None  # (time, tokens) when the warm-up ended
     with progress:
         task_id = progress.add_task("training", total=total_steps) if hasattr(progress, "add_task") else None
         while step < total_steps:
@@ -217,6 +225,10 @@ def train(
                 optimizer.step()
                 scheduler.step()
                 step += 1
+                if step == warmup and step < total_steps:
+                    if cuda:
+                        torch.cuda.synchronize()
+                    steady_from = (time.perf_counter(), stats.tokens)
                 stats.train_loss.append(step_loss)
                 if task_id is not None:
                     progress.update(task_id, advance=1, description=f"training loss {step_loss:.3f}")
@@ -225,10 +237,17 @@ def train(
             if val_ex:  # not counted in the training time
                 paused = time.perf_counter()
                 stats.val_loss.append((step, evaluate_loss(model, val_ex, pad_id, cfg, autocast)))
-                started += time.perf_counter() - paused
+                pause = time.perf_counter() - paused
+                started += pause
+                if steady_from is not None:
+                    steady_from = (steady_from[0] + pause, steady_from[1])
     if cuda:
         torch.cuda.synchronize()
-    stats.seconds = time.perf_counter() - started
+    ended = time.perf_counter()
+    stats.seconds = ended - started
+    if steady_from is not None:
+        stats.steady_seconds = ended - steady_from[0]
+        stats.steady_tokens = stats.tokens - steady_from[1]
     stats.steps = step
     model.eval()
     return stats
