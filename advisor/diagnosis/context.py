@@ -21,11 +21,6 @@ _MATERIAL_RE = re.compile(
     r"(?:text|passage|article|review|sentence|paragraph|document|email|context)\b",
     re.I,
 )
-_CALC_RE = re.compile(
-    r"\b(?:convert|calculate|compute|how many|how much|total|sum|difference|percent|average|"
-    r"times|divided|multiplied|plus|minus|remain|left|later|earlier|after|before|postponed)\b|%",
-    re.I,
-)
 
 #: short references that are labels rather than facts: finding one in the prompt says nothing
 LABEL_WORDS = frozenset(
@@ -55,7 +50,8 @@ _NON_ANSWER_RE = re.compile(
     r"(?:information|data|knowledge|details)|knowledge cut-?off|"
     r"no (?:information|data|record) (?:about|on|available)|"
     r"(?:couldn't|could not|cannot|can't|unable to) (?:find|determine|tell|say) (?:any )?"
-    r"(?:information|the|which|what|when|who|from|for sure|exactly)|there is no (?:known|such)|"
+    r"(?:information|the|which|what|when|who|from|for sure|exactly)|unable to provide (?:any )?information|"
+    r"there is no (?:known|such)|"
     r"(?:don't|do not|doesn't|does not) (?:say|mention|state) (?:anything|which|what|when|who))\b",
     re.I,
 )
@@ -176,14 +172,6 @@ class DiagnosisContext:
     def gives_material(self) -> bool:
         """The prompt hands the model a text to work from (passage, review, context, ...)."""
         return bool(_MATERIAL_RE.search(self.instance_prompt))
-
-    @cached_property
-    def arithmetic(self) -> bool:
-        """A numeric or date answer to be computed from numbers the prompt gives."""
-        if self.reference_number is None and not T.has_date(self.record.reference or ""):
-            return False
-        nums = T.numbers_in(self.instance_prompt)
-        return len(nums) >= 2 or (len(nums) == 1 and bool(_CALC_RE.search(self.instance_prompt)))
 
     @cached_property
     def content_correct(self) -> bool | None:
@@ -323,14 +311,18 @@ class DiagnosisContext:
         return E.missing_units(self.reference_units, self.output_norm, self.output_numbers)
 
     @cached_property
+    def material(self) -> str:
+        """The prompt's text without its option lines: what an answer can be drawn from."""
+        return E.material(self.record.prompt)
+
+    @cached_property
     def material_norm(self) -> str:
-        """The prompt's text without its option lines, normalised: what an answer can be drawn from."""
-        return T.normalize(E.material(self.record.prompt))
+        return T.normalize(self.material)
 
     @cached_property
     def prompt_numbers(self) -> list[float]:
         """The numbers of the prompt's material, read leniently (words, fractions, percentages)."""
-        return E.numbers(E.material(self.record.prompt)[-3000:])
+        return E.numbers(self.material[-3000:])
 
     @cached_property
     def grounding(self) -> E.Grounding:
@@ -350,7 +342,12 @@ class DiagnosisContext:
             # the model computed from a number it brought itself: the recalled fact is what failed
             return E.Grounding(found.missing, found.in_prompt, (), found.numeric)
         computed_date = len((self.record.reference or "").split()) <= 5 and self.reference_is_computed_date
-        if found.missing and not found.grounded and computed_date:
+        return self._date_computed(found) if computed_date else found
+
+    @staticmethod
+    def _date_computed(found: E.Grounding) -> E.Grounding:
+        """What was missed counts as computed when it is a date the prompt's days lead to."""
+        if found.missing and not found.grounded:
             return E.Grounding(found.missing, (), found.missing, found.numeric)
         return found
 
@@ -379,8 +376,8 @@ class DiagnosisContext:
             units = [(T.normalize(str(v)), float(v) if isinstance(v, (int, float)) else None) for v in values]
         missing = E.missing_units([(u, v) for u, v in units if u], self.output_norm, self.output_numbers)
         found = E.grounding(missing, self.material_norm, self.record.prompt, self.prompt_numbers)
-        if found.missing and not found.grounded and any(self.date_from_prompt(str(v)) for v in values):
-            return E.Grounding(found.missing, (), found.missing, found.numeric)
+        if any(self.date_from_prompt(str(v)) for v in values):
+            return self._date_computed(found)
         return found
 
     @cached_property

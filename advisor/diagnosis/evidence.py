@@ -311,11 +311,12 @@ def material(prompt: str) -> str:
     return _OPTION_LINE_RE.sub(" ", prompt[-6000:])
 
 
-def _label_tail(line: str) -> str:
-    """The list part of a line offering labels: after its colon, up to its sentence end, without
-    parenthesised glosses ('EMEA (Europe, Africa)' is one item)."""
-    tail = re.sub(r"\([^)]*\)", " ", line.split(":", 1)[-1])
-    return re.split(r"[.!?]\s", tail)[0]
+def _label_items(line: str, max_words: int) -> list[str]:
+    """The short items (``max_words`` words at most) of a line offering labels, normalised: the list
+    after its colon, up to its sentence end, without parenthesised glosses ('EMEA (Europe)' is one item)."""
+    tail = re.split(r"[.!?]\s", re.sub(r"\([^)]*\)", " ", line.split(":", 1)[-1]))[0]
+    items = (T.normalize(x) for x in _LIST_ITEM_SPLIT_RE.split(tail) if x.strip())
+    return [x for x in items if x and len(x.split()) <= max_words]
 
 
 def listed_as_label(value_norm: str, prompt: str) -> bool:
@@ -328,13 +329,10 @@ def listed_as_label(value_norm: str, prompt: str) -> bool:
         return False
     seen = False
     for line in prompt.splitlines():
-        norm_line = T.normalize(line)
-        if not T.contains_phrase(norm_line, value_norm):
+        if not T.contains_phrase(T.normalize(line), value_norm):
             continue
         seen = True
-        tail = _label_tail(line)  # 'EMEA (Europe, Africa)' is one item
-        items = [T.normalize(x) for x in _LIST_ITEM_SPLIT_RE.split(tail) if x.strip()]
-        items = [x for x in items if x and len(x.split()) <= 4]
+        items = _label_items(line, max_words=4)
         if len(items) >= 3 and any(x == value_norm or x.startswith(value_norm + " ") for x in items):
             continue
         return False
@@ -348,9 +346,7 @@ def offered_labels(prompt: str, value_norm: str) -> set[str]:
     for line in prompt.splitlines():
         if not T.contains_phrase(T.normalize(line), value_norm):
             continue
-        tail = _label_tail(line)
-        items = {T.normalize(x) for x in _LIST_ITEM_SPLIT_RE.split(tail) if x.strip()}
-        items = {x for x in items if x and len(x.split()) <= 3}
+        items = set(_label_items(line, max_words=3))
         if len(items) >= 3 and value_norm in items:
             return items
     return set()
@@ -541,21 +537,22 @@ class Grounding:
         """True: the prompt holds most of what was missed; False: it holds little; None: nothing missed."""
         if not self.missing:
             return None
-        # what an answer most often hinges on decides: its numbers (not years), else its names,
-        # else all its words
-        numeric = [u for u in self.missing if u in self.numeric]
-        names = [u for u in self.missing if u in self.names]
-        pool = numeric or names or list(self.missing)
+        pool = self._pool()
         held = sum(1 for u in pool if u in self.in_prompt or u in self.computable)
         return held * 2 >= len(pool)
+
+    def _pool(self) -> list[str]:
+        """What an answer most often hinges on decides: its numbers (not years), else its names, else
+        all its words."""
+        numeric = [u for u in self.missing if u in self.numeric]
+        names = [u for u in self.missing if u in self.names]
+        return numeric or names or list(self.missing)
 
     @property
     def clear(self) -> bool:
         """A clear-cut call: at most a quarter, or at least three quarters, of the deciding units held,
         and not only through arithmetic."""
-        numeric = [u for u in self.missing if u in self.numeric]
-        names = [u for u in self.missing if u in self.names]
-        pool = numeric or names or list(self.missing)
+        pool = self._pool()
         if not pool:
             return False
         held_written = sum(1 for u in pool if u in self.in_prompt)

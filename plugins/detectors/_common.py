@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from advisor import DiagnosisContext, FailureClass
+from advisor import text as T
 
 B, F, M = FailureClass.BEHAVIOUR, FailureClass.FACTUAL, FailureClass.FORMAT
 
@@ -16,3 +19,13 @@ def answers_in_text(ctx: DiagnosisContext) -> bool:
     """A generated (not picked) answer, compared with a text reference: the form checks apply."""
     rec = ctx.record
     return not (rec.choices or ctx.wants_json or ctx.code_kind or not ctx.output or not rec.reference)
+
+
+def in_prompt(ctx: DiagnosisContext, value: Any, any_date_form: bool = False) -> bool:
+    """Is ``value`` written in the prompt (with ``any_date_form``: a date in any of its usual forms)?"""
+    norm = T.normalize(str(value))
+    if not norm:
+        return False
+    if T.contains_phrase(ctx.prompt_norm, norm):
+        return True
+    return any_date_form and T.has_date(str(value)) and T.contains_phrase(ctx.prompt_iso_norm, norm)

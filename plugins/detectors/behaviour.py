@@ -9,15 +9,6 @@ from advisor import DiagnosisContext, Finding
 from advisor import text as T
 from advisor_plugins.detectors._common import B, F, instruction_text
 
-_UNKNOWN_RE = re.compile(
-    r"\b(i (?:do not|don't|dont) know|i'?m not sure|i am not sure|not (?:aware|familiar) (?:of|with)|"
-    r"(?:do not|don't|dont) have (?:any )?(?:specific |enough |real-time |current )?"
-    r"(?:information|data|knowledge|details)|"
-    r"no (?:information|data|record) (?:about|on|available)|"
-    r"(?:couldn't|could not|cannot|can't) find (?:any )?information|"
-    r"unable to (?:find|provide) (?:any )?information|there is no (?:known|such))\b",
-    re.I,
-)
 _REFUSAL_RE = re.compile(
     r"\b(i (?:can(?:no|')t|cannot|won't|will not|am unable to|'m unable to|must decline to|"
     r"am not able to|'m not able to|am not allowed to|'m not allowed to)"
@@ -88,7 +79,7 @@ class RefusalOrUnknown:
                 B, "persona", f"steps out of the task to talk about being an AI: {T.clip(out, 60)!r}"
             )
             return
-        if ctx.non_answer or _UNKNOWN_RE.search(out):
+        if ctx.non_answer:
             if ctx.grounded:
                 yield Finding(
                     B,

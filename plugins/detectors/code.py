@@ -14,8 +14,7 @@ import re
 from collections.abc import Iterator
 
 from advisor import DiagnosisContext, Finding
-from advisor import text as T
-from advisor_plugins.detectors._common import B, F, M
+from advisor_plugins.detectors._common import B, F, M, in_prompt
 
 #: standard-library modules safe to import to check that a name exists (no side effects on import)
 _SAFE_MODULES = frozenset(
@@ -269,7 +268,7 @@ def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
         renamed = _renamed(ctx, code)
         if renamed is not None:
             return renamed
-        unknown = [v for v in _py_literals(reference) - _py_literals(code) if not _in_prompt(ctx, v)]
+        unknown = [v for v in _py_literals(reference) - _py_literals(code) if not in_prompt(ctx, v)]
         if unknown:
             shown = ", ".join(sorted(unknown)[:3])
             return Finding(
@@ -297,7 +296,7 @@ def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
     missing = [
         v
         for v in _literals(reference) - _literals(code)
-        if v.strip() and not _in_prompt(ctx, v) and not ctx.date_from_prompt(v)
+        if v.strip() and not in_prompt(ctx, v) and not ctx.date_from_prompt(v)
     ]
     if missing:
         shown = ", ".join(repr(v) for v in sorted(missing)[:3])
@@ -357,11 +356,6 @@ def _py_literals(code: str) -> set[str]:
 
 def _literals(sql: str) -> set[str]:
     return {(m.group(1) or m.group(2)).lower() for m in _SQL_LITERAL_RE.finditer(sql)}
-
-
-def _in_prompt(ctx: DiagnosisContext, value: str) -> bool:
-    norm = T.normalize(value)
-    return bool(norm) and T.contains_phrase(ctx.prompt_norm, norm)
 
 
 def invented_names(code: str) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from advisor import DiagnosisContext, Finding
 from advisor import text as T
-from advisor_plugins.detectors._common import B, F, M
+from advisor_plugins.detectors._common import B, F, M, in_prompt
 
 
 def _cut_off_json(ctx: DiagnosisContext) -> str | None:
@@ -156,7 +156,7 @@ def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str
             B, "unfaithful-to-prompt", f"fills {', '.join(invented)}, which the text leaves empty ({detail})"
         )
     grounding = ctx.grounding_of([v for k in wrong for v in (T.json_leaves(ref[k]) or [ref[k]])])
-    if grounding.grounded or all(_in_prompt(ctx, ref[k]) for k in wrong):
+    if grounding.grounded or all(in_prompt(ctx, ref[k], any_date_form=True) for k in wrong):
         return Finding(
             B,
             "unfaithful-to-prompt",
@@ -203,16 +203,6 @@ def _get_ci(d: dict, key: str) -> Any:
         return d[key]
     low = key.lower()
     return next((v for k, v in d.items() if k.lower() == low), None)
-
-
-def _in_prompt(ctx: DiagnosisContext, value: Any) -> bool:
-    """Is ``value`` written in the prompt (a date in any of its usual forms)?"""
-    norm = T.normalize(str(value))
-    if not norm:
-        return False
-    if T.contains_phrase(ctx.prompt_norm, norm):
-        return True
-    return T.has_date(str(value)) and T.contains_phrase(ctx.prompt_iso_norm, norm)
 
 
 class ToolChoice:
