@@ -12,6 +12,7 @@ from advisor import text
 from advisor.api import Detector, LogReader, RuleSource, Task
 from advisor.diagnosis.bm25 import Bm25Index
 from advisor.diagnosis.context import DiagnosisContext
+from advisor.diagnosis.fields import OUTPUT_KEYS, PASS_KEYS, PROMPT_KEYS, REFERENCE_KEYS
 from advisor.diagnosis.readers import HEAD_BYTES, ReadContext, first_json_line, iter_json_lines
 from advisor.diagnosis.records import (
     PRECEDENCE,
@@ -41,7 +42,11 @@ __version__ = "0.2.0"
 
 __all__ = [
     "HEAD_BYTES",
+    "OUTPUT_KEYS",
+    "PASS_KEYS",
     "PRECEDENCE",
+    "PROMPT_KEYS",
+    "REFERENCE_KEYS",
     "TRAIN_DEFAULTS",
     "AdvisorError",
     "Bm25Index",

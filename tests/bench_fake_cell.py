@@ -1,13 +1,15 @@
 """A stand-in for ``advisor run ... --json`` in the harness tests (stdlib only, starts fast).
 
-It prints the cell contract's JSON with metrics derived from its arguments. Settings (``--set``) pick a
-misbehaviour, so that it is part of the cell's identity:
+It prints the cell contract's JSON with metrics derived from its arguments, and per-document scores that
+follow them: DOCUMENTS test documents ("0".."29"), the first round(quality x 30) scored 1, the rest 0.
+Settings (``--set``) pick a misbehaviour, so that it is part of the cell's identity:
 
     mode=crash | exit3 | garbage | skip | selfkill | sleep (with sleep_s=N) | ok (default)
 
 Environment variables change results between runs without changing the cells:
 
-    FAKE_CELL_DEGRADE="technique:task:0.3"   quality_after of matching cells drops by 0.3
+    FAKE_CELL_DEGRADE="technique:task:0.3"   quality_after of matching cells drops by 0.3 (and their
+                                             "after" documents with it)
     FAKE_CELL_SLOWER="technique:task:2.0"    train time and peak memory of matching cells grow x2.0
     FAKE_CELL_SLEEP=0.2                      every cell sleeps this long first
     FAKE_CELL_LOG=path                       every invocation appends one line "technique task seed"
@@ -38,6 +40,7 @@ TRAINABLE = {
     "full-ft": 134_515_008,
     "bitfit": 50_000,
 }
+DOCUMENTS = 30
 BASE_QUALITY = {"fictional_qa": 0.05, "json_extract": 0.20, "instruction_following": 0.30}
 GAIN = {
     ("bm25-rag", "fictional_qa"): 0.55,
@@ -54,6 +57,12 @@ def _matches(env: str, technique: str, task: str) -> float | None:
         return None
     t, k, amount = spec.split(":")
     return float(amount) if t in (technique, "*") and k in (task, "*") else None
+
+
+def documents(quality: float) -> dict[str, float]:
+    """Exact-match scores of the test documents: the first round(quality x DOCUMENTS) are right."""
+    right = round(quality * DOCUMENTS)
+    return {str(i): 1.0 if i < right else 0.0 for i in range(DOCUMENTS)}
 
 
 def main() -> int:
@@ -119,6 +128,7 @@ def main() -> int:
                 "settings": settings,
                 "metric": "exact_match,flexible-extract",
                 "metrics": {} if skipped else metrics,
+                "documents": {} if skipped else {"before": documents(before), "after": documents(after)},
             }
         )
     )

@@ -8,7 +8,17 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from advisor.bench.compare import Thresholds, compare_metric, compare_runs, pick_runs, same_machine
+from advisor.bench.compare import (
+    Thresholds,
+    compare_metric,
+    compare_runs,
+    document_scores,
+    mcnemar,
+    paired_bootstrap,
+    paired_test,
+    pick_runs,
+    same_machine,
+)
 from advisor.bench.store.engine import CellOutcome, Store, now
 from advisor.bench.store.models import CellStatus
 from advisor.bench.suite import Cell
@@ -27,7 +37,8 @@ def store(tmp_path, monkeypatch):
 
 
 def add_run(store: Store, name: str, cells: dict[tuple[str, str, int], dict], suite: str = "smoke"):
-    """cells: (technique, task, seed) -> metrics, or {"status": ..., "error": ...}."""
+    """cells: (technique, task, seed) -> metrics (and "documents": phase -> doc id -> score), or
+    {"status": ..., "error": ...}."""
     run = store.create_run(
         name=name, suite=suite, git_commit="c0ffee", packages={}, hardware={"cpus": 2}, host="ci"
     )
@@ -35,6 +46,7 @@ def add_run(store: Store, name: str, cells: dict[tuple[str, str, int], dict], su
         metrics = dict(metrics)
         status = CellStatus(metrics.pop("status", "ok"))
         error = metrics.pop("error", None)
+        documents = metrics.pop("documents", {})
         start = now()
         store.record_cell(
             run.run_id,
@@ -46,6 +58,7 @@ def add_run(store: Store, name: str, cells: dict[tuple[str, str, int], dict], su
                 error=error,
                 metrics=metrics,
                 kind="peft" if technique == "lora" else "retrieval",
+                documents=documents,
             ),
         )
     store.finish_run(run.run_id)
@@ -245,3 +258,138 @@ def test_single_samples_without_history_are_suspect_not_regressions():
     assert compare_metric("train_time_s", "s", [30.0], [60.0], t, [], same=False).note.startswith(
         "not comparable"
     )
+
+
+# -- paired per-document tests -------------------------------------------------------------------------------
+
+
+def exact(right: int, n: int = 30) -> dict[str, float]:
+    """Exact-match scores of n documents: the first ``right`` of them are right."""
+    return {str(i): 1.0 if i < right else 0.0 for i in range(n)}
+
+
+def with_documents(right: int | None, n: int = 30, **kwargs) -> dict:
+    """base() whose lora cell has quality_after right/n and (unless right is None) its documents."""
+    cells = base(**kwargs)
+    lora = cells[("lora", "json_extract", 0)]
+    if right is not None:
+        lora["quality_after"] = right / n
+        lora["documents"] = {"before": exact(6, n), "after": exact(right, n)}
+    return cells
+
+
+def lora_quality(comparison):
+    [cell] = [c for c in comparison.cells if c.technique == "lora"]
+    return cell, cell.metric("quality_after")
+
+
+def test_a_drop_on_few_changed_documents_is_suspect_not_a_regression(store):
+    """0.60 -> 0.50 is past the 0.05 threshold, but only 3 of 30 documents changed: McNemar p = 0.25."""
+    a, b = add_run(store, "a", with_documents(18)), add_run(store, "b", with_documents(15))
+    cell, m = lora_quality(compare_runs(store, a, b))
+    assert m.delta == pytest.approx(-0.1) and not m.regression and cell.regressions == []
+    assert (m.test, m.p_value, m.paired_documents) == ("McNemar", pytest.approx(0.25), 30)
+    assert m.suspect.startswith("quality_after 0.600 -> 0.500")
+    assert m.suspect.endswith("not significant on 30 paired documents (McNemar p=0.25)")
+    result = CliRunner().invoke(bench, ["compare", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["regressions"] == [] and data["thresholds"]["alpha"] == 0.05
+    assert [s["reason"].split(" ")[0] for s in data["suspects"]] == ["quality_after"]
+    [lora] = [c for c in data["cells"] if c["technique"] == "lora"]
+    [quality] = [m for m in lora["metrics"] if m["name"] == "quality_after"]
+    assert quality["test"] == "McNemar" and quality["paired_documents"] == 30 and quality["p_value"] == 0.25
+    assert "suspect (not failing): lora on json_extract" in result.stderr
+    # a looser level makes the same drop a regression
+    assert CliRunner().invoke(bench, ["compare", "--alpha", "0.3"]).exit_code == 1
+
+
+def test_a_drop_on_many_documents_is_a_regression(store):
+    a, b = add_run(store, "a", with_documents(25)), add_run(store, "b", with_documents(5))
+    cell, m = lora_quality(compare_runs(store, a, b))
+    assert m.p_value == pytest.approx(2 / 2**20) and m.p_value < 1e-5
+    assert cell.regressions == [m.regression] and m.regression.endswith("on 30 paired documents")
+    assert "McNemar p=1.91e-06" in m.regression
+    result = CliRunner().invoke(bench, ["compare"])
+    assert result.exit_code == 1 and "regression: lora on json_extract" in result.stderr
+
+
+def test_documents_only_on_one_side_keep_the_old_rule(store):
+    a = add_run(store, "a", with_documents(None, quality=0.6))  # an old run: no documents
+    b = add_run(store, "b", with_documents(15))  # 0.5: a drop of 0.1, as before a regression
+    cell, m = lora_quality(compare_runs(store, a, b))
+    assert m.test is None and m.paired_documents is None and m.p_value is None
+    assert cell.regressions == [m.regression] and m.regression.endswith("threshold 0.05)")
+    # documents that share no id with the other run's are as good as none
+    c = add_run(store, "c", with_documents(18))
+    moved = with_documents(15)
+    moved[("lora", "json_extract", 0)]["documents"]["after"] = {f"x{i}": 1.0 for i in range(30)}
+    d = add_run(store, "d", moved)
+    _, m = lora_quality(compare_runs(store, c, d))
+    assert m.test is None and m.regression
+
+
+def test_continuous_scores_use_a_paired_bootstrap():
+    t = Thresholds()
+    before = {str(i): 0.5 + 0.01 * (i % 7) for i in range(40)}
+    lower = {d: v - 0.2 + 0.01 * (int(d) % 3) for d, v in before.items()}  # every document lost ~0.2
+    m = compare_metric("quality_after", "score", [0.53], [0.34], t, docs_a=before, docs_b=lower)
+    assert m.test == "paired bootstrap" and m.paired_documents == 40
+    assert m.p_value < 0.01 and "paired bootstrap p=" in m.regression
+    # the same means, but the documents disagree about the direction: not significant, only suspect
+    mixed = {d: v + (0.6 if int(d) % 2 else -1.0) for d, v in before.items()}
+    mixed = {d: min(1.0, max(0.0, v)) for d, v in mixed.items()}
+    m = compare_metric("quality_after", "score", [0.53], [0.34], t, docs_a=before, docs_b=mixed)
+    assert m.test == "paired bootstrap" and m.p_value >= 0.05
+    assert not m.regression and "not significant on 40 paired documents (paired bootstrap p=" in m.suspect
+    # seeded: the same p-value every time
+    diffs = [lower[d] - before[d] for d in before]
+    assert paired_bootstrap(diffs) == paired_bootstrap(diffs)
+    assert paired_bootstrap([0.0] * 10) == 1.0
+
+
+def test_paired_tests_on_their_own(monkeypatch):
+    assert paired_test({"0": 1.0}, {"1": 1.0}) is None and paired_test({}, exact(3)) is None
+    same = paired_test(exact(10), exact(10))
+    assert (same.test, same.p_value, same.n, same.mean_difference) == ("McNemar", 1.0, 30, 0.0)
+    one = paired_test({"0": 1.0}, {"0": 0.0, "1": 1.0})  # one document in common is enough
+    assert one.n == 1 and one.p_value == 1.0 and one.mean_difference == -1.0
+    # the hand-computed binomial tail when scipy is missing agrees with scipy's
+    with_scipy = [mcnemar(lost, gained) for lost, gained in ((3, 0), (7, 2), (20, 0), (5, 5), (0, 0))]
+    monkeypatch.setitem(__import__("sys").modules, "scipy.stats", None)
+    without = [mcnemar(lost, gained) for lost, gained in ((3, 0), (7, 2), (20, 0), (5, 5), (0, 0))]
+    assert without == pytest.approx(with_scipy) and without[0] == 0.25 and without[-1] == 1.0
+
+
+def test_a_significant_rise_in_documents_is_not_a_regression():
+    """The seeds' means say the score fell, the paired documents say it rose: shown, not failed."""
+    m = compare_metric(
+        "quality_after", "score", [0.6], [0.4], Thresholds(), docs_a=exact(5), docs_b=exact(25)
+    )
+    assert not m.regression and "do not show a drop" in m.suspect
+
+
+def test_repeats_average_each_document_over_their_seeds():
+    from advisor.bench.store.engine import CellRecord
+
+    def cell(seed, after):
+        return CellRecord(
+            config_hash=str(seed),
+            model=MODEL,
+            task="t",
+            technique="lora",
+            settings={},
+            seed=seed,
+            status="ok",
+            error=None,
+            kind="peft",
+            quality_metric="acc",
+            duration_s=1.0,
+            metrics={},
+            units={},
+            documents={"after": after},
+        )
+
+    cells = [cell(0, {"a": 1.0, "b": 0.0}), cell(1, {"a": 1.0, "b": 1.0, "c": 0.0})]
+    assert document_scores(cells, "after") == {"a": 1.0, "b": 0.5, "c": 0.0}
+    assert document_scores(cells, "before") == {}

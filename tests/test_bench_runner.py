@@ -253,6 +253,27 @@ def test_outcomes(rc, stdout, stderr, status, error):
     assert out.status.value == status and error in out.error
 
 
+def test_per_document_scores_are_kept_when_they_can_be_stored():
+    result = {
+        "status": "ok",
+        "metrics": {"quality_after": 0.5},
+        "documents": {
+            "before": {"0": 0.0, "1": 1, "2": True, "3": "1.0", "4": float("nan"), "5": None},
+            "after": {7: 1.0, "x" * 300: 0.25, "8": float("inf")},
+            "during": {"0": 1.0},
+        },
+    }
+    out = runner.interpret(0, json.dumps(result), "", started=now(), ended=now())
+    assert out.documents == {"before": {"0": 0.0, "1": 1.0}, "after": {"7": 1.0, "x" * 200: 0.25}}
+    for documents in (None, [], "x", {"after": []}, {"before": {}}):
+        old = runner.interpret(
+            0, json.dumps({**result, "documents": documents}), "", started=now(), ended=now()
+        )
+        assert old.status.value == "ok" and old.documents == {}
+    without = {k: v for k, v in result.items() if k != "documents"}  # cells from before the key
+    assert runner.interpret(0, json.dumps(without), "", started=now(), ended=now()).documents == {}
+
+
 def test_a_suite_with_failing_cells_records_each_and_finishes(tmp_path):
     summary = run_json(write(tmp_path, TROUBLE))
     assert summary["cells"] == 12
@@ -270,6 +291,15 @@ def test_a_suite_with_failing_cells_records_each_and_finishes(tmp_path):
     assert cells["lora"].metrics["trainable_params"] == 460_800 and cells["lora"].kind == "peft"
     assert cells["lora"].quality_metric == "exact_match,flexible-extract"
     assert "train_time_s" not in cells["prompting"].metrics  # null metrics are not stored
+    with Store() as store:
+        documents = store.documents(summary["run_id"])
+        store_cells = store.cells(summary["run_id"])
+    [lora_json] = [c for c in store_cells if c.technique == "lora" and c.task == "json_extract"]
+    lora = documents[lora_json.config_hash]
+    assert set(lora) == {"before", "after"} and len(lora["after"]) == 30
+    assert sum(lora["before"].values()) == 6 and sum(lora["after"].values()) == 20  # 0.20 and 0.65 of 30
+    assert cells["qlora"].config_hash not in documents  # skipped: no documents
+    assert cells["full-ft"].config_hash not in documents  # crashed
 
 
 def test_twice_then_compare_then_a_degraded_metric_fails(tmp_path, monkeypatch):
@@ -286,8 +316,14 @@ def test_twice_then_compare_then_a_degraded_metric_fails(tmp_path, monkeypatch):
         "regression: lora on json_extract (smollm2-135m-instruct): quality_after 0.650 -> 0.350"
         in worse.stderr
     )
+    assert "McNemar p=" in worse.stderr and "on 30 paired documents" in worse.stderr
     report = json.loads(worse.stdout)
     assert [r["cell"] for r in report["regressions"]] == ["lora on json_extract (smollm2-135m-instruct)"]
+    # the degraded cell's documents followed its score: about 10 of the 20 right ones became wrong
+    [lora] = [c for c in report["cells"] if c["technique"] == "lora" and c["task"] == "json_extract"]
+    [quality] = [m for m in lora["metrics"] if m["name"] == "quality_after"]
+    assert quality["test"] == "McNemar" and quality["paired_documents"] == 30
+    assert quality["p_value"] < 0.01
 
 
 def test_resume_after_kill_9_finishes_without_duplicates(tmp_path):

@@ -11,10 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import create_engine, inspect, select, text, update
 
-from advisor.bench.store.engine import CellOutcome, Store, now, resolve_url
-from advisor.bench.store.models import CellStatus, MetricModel, RunModel, SchemaVersionModel
+from advisor.bench.store.engine import CellOutcome, Store, migrate, now, resolve_url
+from advisor.bench.store.models import CellStatus, DocumentModel, MetricModel, RunModel, SchemaVersionModel
 from advisor.bench.suite import Cell
 from advisor.errors import InputError, UsageError
 
@@ -63,7 +63,7 @@ def make_run(store: Store, name: str = "r1", suite: str = "smoke"):
     )
 
 
-def outcome(status=CellStatus.ok, **metrics) -> CellOutcome:
+def outcome(status=CellStatus.ok, documents=None, **metrics) -> CellOutcome:
     start = now()
     return CellOutcome(
         status,
@@ -74,6 +74,7 @@ def outcome(status=CellStatus.ok, **metrics) -> CellOutcome:
         metrics=metrics,
         host="ci",
         error=None if status == CellStatus.ok else "boom",
+        documents=documents or {},
     )
 
 
@@ -85,9 +86,88 @@ def test_migrations_create_exactly_the_models_schema(store):
 
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
-    assert store.schema_version() == 1
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+    assert store.schema_version() == 2
     Store(store.url).close()  # opening an up-to-date store again is a no-op
+
+
+def test_a_schema_1_database_is_upgraded_in_place(db_url):
+    """A store made before the documents table (revision 0001) keeps its rows and gains the table."""
+    old = Store(db_url, migrate=False)
+    migrate(old.engine, "0001")
+    assert old.schema_version() == 1
+    run = make_run(old)
+    cell = Cell(model="m", task="json_extract", technique="lora", seed=0)
+    assert old.record_cell(run.run_id, cell, outcome(quality_after=0.5))  # no documents: schema 1 has none
+    old.close()
+
+    with Store(db_url) as store:
+        assert store.schema_version() == 2
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert store.run(run.run_id).name == "r1"
+        [stored] = store.cells(run.run_id, documents=True)
+        assert stored.metrics == {"quality_after": 0.5} and stored.documents == {}
+        other = Cell(model="m", task="json_extract", technique="lora", seed=1)
+        assert store.record_cell(
+            run.run_id, other, outcome(quality_after=0.6, documents={"after": {"7": 1.0}})
+        )
+        assert store.documents(run.run_id) == {other.config_hash: {"after": {"7": 1.0}}}
+
+    from alembic import command
+
+    from advisor.bench.store.engine import alembic_config, make_engine
+
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # and back down: the table goes, schema_version says 1 again
+        command.downgrade(alembic_config(conn), "0001")
+    engine.dispose()
+    with Store(db_url, migrate=False) as store:
+        assert store.schema_version() == 1
+        with store.engine.connect() as conn:
+            assert not inspect(conn).has_table("documents")
+        assert len(store.cells(run.run_id)) == 2
+
+
+def test_documents_are_stored_with_their_cell_and_read_back_per_run(store):
+    run, other = make_run(store), make_run(store, "r2")
+    lora = Cell(model="m", task="json_extract", technique="lora", seed=0)
+    rag = Cell(model="m", task="fictional_qa", technique="bm25-rag", seed=0)
+    docs = {"before": {"0": 0.0, "1": 1.0}, "after": {"0": 1.0, "1": 1.0, "2": 0.25}}
+    assert store.record_cell(run.run_id, lora, outcome(quality_after=1.0, documents=docs))
+    assert store.record_cell(run.run_id, rag, outcome(quality_after=0.5))
+    assert store.record_cell(other.run_id, lora, outcome(documents={"after": {"0": 0.0}}))
+    assert store.documents(run.run_id) == {lora.config_hash: docs}
+    assert store.documents(other.run_id) == {lora.config_hash: {"after": {"0": 0.0}}}
+    assert all(c.documents == {} for c in store.cells(run.run_id))  # not read unless asked
+    by_task = {c.task: c.documents for c in store.cells(run.run_id, documents=True)}
+    assert by_task == {"json_extract": docs, "fictional_qa": {}}
+    # a duplicate cell writes neither metrics nor documents
+    assert not store.record_cell(run.run_id, lora, outcome(documents={"after": {"9": 1.0}}))
+    assert store.documents(run.run_id) == {lora.config_hash: docs}
+    with pytest.raises(ValueError, match="phase"):
+        store.record_cell(run.run_id, rag, outcome(documents={"during": {"0": 1.0}}))
+    with pytest.raises(ValueError, match="at most 200"):
+        store.record_cell(run.run_id, rag, outcome(documents={"after": {"x" * 201: 1.0}}))
+
+
+def test_documents_go_with_their_cell(store):
+    run = make_run(store)
+    docs = {"after": {str(i): float(i % 2) for i in range(5)}}
+    for seed, status in enumerate([CellStatus.ok, CellStatus.failed]):
+        cell = Cell(model="m", task="t", technique="lora", seed=seed)
+        store.record_cell(run.run_id, cell, outcome(status, documents=docs))
+
+    def count() -> int:
+        with store.session() as s:
+            return len(s.scalars(select(DocumentModel)).all())
+
+    assert count() == 10
+    assert store.forget_cells(run.run_id, {"failed"}) == 1  # --retry-failed
+    assert count() == 5
+    with store.session() as s:  # deleting the run deletes its cells and their documents
+        s.delete(s.get(RunModel, run.run_id))
+    assert count() == 0
 
 
 def test_schema_version_has_one_row(store):
@@ -256,12 +336,19 @@ def test_the_scanner_sees_what_a_run_actually_emits(monkeypatch, tmp_path):
         def merge_and_unload(self):
             return FakeModel()
 
-    evaluation = {"primary": 0.5, "seconds": 1.0, "metrics": {"acc": 0.5}, "samples": []}
+    evaluation = {
+        "primary": 0.5,
+        "seconds": 1.0,
+        "metrics": {"acc": 0.5},
+        "samples": [],
+        "documents": {"0": 1.0, "1": 0.0},
+    }
     monkeypatch.setattr("advisor.train.models.resolve_model", lambda name: tmp_path)
     monkeypatch.setattr("advisor.train.models.load_model", lambda name: (FakeModel(), None))
     monkeypatch.setattr("advisor.train.loop.seed_everything", lambda seed: None)
     monkeypatch.setattr(
-        "advisor.train.evaluate.load_task", lambda *a: SimpleNamespace(primary="acc,none", data=None)
+        "advisor.train.evaluate.load_task",
+        lambda *a: SimpleNamespace(name="t", primary="acc,none", data=None),
     )
     monkeypatch.setattr("advisor.train.evaluate.evaluate", lambda *a: dict(evaluation))
     monkeypatch.setattr(cell, "_baseline_key", lambda *a: "key")
@@ -276,8 +363,10 @@ def test_the_scanner_sees_what_a_run_actually_emits(monkeypatch, tmp_path):
         )
         req = cell.RunRequest(technique=name, task="t", model="m")  # the 2nd run finds the cached baseline
         env = Environment(device="cpu", workdir=tmp_path / name)
-        metrics = cell._measure(req, technique, {}, env, {}, task=None)
+        result: dict = {"documents": {}}
+        metrics = cell._measure(req, technique, {}, env, result, task=None)
         assert json.loads(json.dumps(metrics)) == metrics  # what `advisor run --json` prints
+        assert result["documents"] == {"before": {"0": 1.0, "1": 0.0}, "after": {"0": 1.0, "1": 0.0}}
         seen |= set(metrics)
     assert {"baseline_cached", "train_loss_last", "apply_seconds", "latency_merged_ms"} <= seen
     assert seen <= emitted_metric_names()

@@ -67,10 +67,10 @@ def test_tasks_command_lists_registered_tasks_with_their_data(run):
 
 def test_help_shows_the_four_paths_and_registered_names(run):
     top = run("--help").stdout
-    for path in ("diagnose", "memory", "train", "bench"):
+    for path in ("diagnose", "memory", "train", "try", "bench"):
         assert f"\n  {path} " in top
     words = " ".join(run("run", "--help").stdout.split())
-    assert "Task name. Registered: fictional_qa, json_extract, instruction_following." in words
+    assert "see docs/try.md. Registered: fictional_qa, json_extract, instruction_following." in words
 
 
 def test_bundled_suites_and_rules_are_package_data():

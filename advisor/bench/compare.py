@@ -10,8 +10,13 @@ of a cell are its repeats. A cell regresses when
   spread (max - min) of either run's seeds;
 
 and, where both runs have repeats and the sample sizes allow it, a one-sided Mann-Whitney U test agrees
-at level ``alpha``. Times and memory are also held against their noise: with three or more earlier runs
-of the cell in the store, a change must exceed three robust standard deviations of that history
+at level ``alpha``. A quality score whose cell has per-document scores in both runs is instead paired on
+the documents both runs scored (each document's score averaged over the seeds): an exact McNemar test when
+every score is 0 or 1, else a paired bootstrap of the mean difference; a drop past ``quality_drop`` is a
+regression only when that test gives p < ``alpha``, and ``suspect`` otherwise.
+
+Times and memory are also held against their noise: with three or more earlier runs of the cell in the
+store, a change must exceed three robust standard deviations of that history
 (1.4826 x the median absolute deviation); with neither history nor repeats, a change is only
 ``suspect`` (shown, listed in ``--json``, never failing the job); between machines that differ (CPU,
 core count, GPUs) timings are "not comparable" and never flagged. Which metric is which, and which way
@@ -22,6 +27,7 @@ counts, losses) are shown but never flagged.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,6 +41,9 @@ FLOORS = {"s": 1.0, "ms": 1.0, "bytes": 16 * 2**20, "tokens/s": 1.0}
 BAD_STATUSES = {"failed", "timeout", "killed"}
 #: Families whose growth is judged relative to A, and the Thresholds field that bounds it.
 GROWTH_LIMITS = {"time": "time_growth", "memory": "memory_growth", "size": "memory_growth"}
+#: Quality scores that are paired per document, and the phase of the stored documents they come from.
+PAIRED_PHASES = {"quality_before": "before", "quality_after": "after"}
+BOOTSTRAP_RESAMPLES = 2000
 
 
 @dataclass
@@ -42,7 +51,7 @@ class Thresholds:
     quality_drop: float = 0.05  # absolute, on scores in [0, 1]
     time_growth: float = 0.25  # relative
     memory_growth: float = 0.10  # relative
-    alpha: float = 0.05
+    alpha: float = 0.05  # level of the rank test on repeats and of the paired test on documents
 
 
 @dataclass
@@ -60,6 +69,16 @@ class MetricDelta:
     suspect: str | None = None  # a change too large for the thresholds that noise cannot be ruled out of
     note: str | None = None  # why a change was not judged (different machines)
     noise_band: float | None = None  # three robust standard deviations of the cell's history
+    test: str | None = None  # what gave p_value: "Mann-Whitney", "McNemar" or "paired bootstrap"
+    paired_documents: int | None = None  # documents both runs scored (the paired tests)
+
+
+@dataclass
+class PairedTest:
+    test: str  # "McNemar" or "paired bootstrap"
+    p_value: float  # two-sided
+    n: int  # paired documents
+    mean_difference: float  # mean of B - A over the paired documents
 
 
 @dataclass
@@ -153,7 +172,8 @@ def compare_runs(
     store: Store, a: RunRecord, b: RunRecord, thresholds: Thresholds | None = None
 ) -> Comparison:
     thresholds = thresholds or Thresholds()
-    cells_a, cells_b = _groups(store.cells(a.run_id)), _groups(store.cells(b.run_id))
+    cells_a = _groups(store.cells(a.run_id, documents=True))
+    cells_b = _groups(store.cells(b.run_id, documents=True))
     same = same_machine(a, b)
     history = _history(store, a, b)
     deltas = []
@@ -232,7 +252,12 @@ def compare_cell(
         va = [c.metrics[name] for c in ok_a if name in c.metrics]
         vb = [c.metrics[name] for c in ok_b if name in c.metrics]
         unit = next((c.units.get(name) for c in ok_a + ok_b if name in c.units), None)
-        metric = compare_metric(name, unit, va, vb, t, (history or {}).get(name, []), same)
+        phase = PAIRED_PHASES.get(name)
+        docs_a = document_scores(ok_a, phase) if phase else {}
+        docs_b = document_scores(ok_b, phase) if phase else {}
+        metric = compare_metric(
+            name, unit, va, vb, t, (history or {}).get(name, []), same, docs_a=docs_a, docs_b=docs_b
+        )
         delta.metrics.append(metric)
         if metric.regression:
             delta.regressions.append(metric.regression)
@@ -249,7 +274,14 @@ def compare_metric(
     t: Thresholds,
     history: list[float] | None = None,
     same: bool = True,
+    *,
+    docs_a: dict[str, float] | None = None,
+    docs_b: dict[str, float] | None = None,
 ) -> MetricDelta:
+    """The delta of one metric between the seeds of A and of B, judged against the thresholds.
+
+    ``docs_a``/``docs_b`` (doc id -> score, quality only): with documents in common, the paired test on
+    them decides whether a quality drop is significant; without, the seeds' rank test (as before)."""
     mean_a, mean_b = _mean(a), _mean(b)
     if mean_a is None or mean_b is None:
         return MetricDelta(name, unit, a, b, mean_a, mean_b, None, None)
@@ -266,6 +298,9 @@ def compare_metric(
     if facts.family == "quality":
         candidate = worse > t.quality_drop
         why = f"{name} {fmt(mean_a)} -> {fmt(mean_b)} ({diff:+.3f}, threshold {t.quality_drop:g})"
+        paired = paired_test(docs_a or {}, docs_b or {})
+        if paired is not None:
+            return _against_documents(metric, paired, candidate, why, direction, t)
     else:
         limit = growth_limit(facts.family, t)
         candidate = worse > limit * abs(mean_a) and worse > FLOORS.get(unit or "", 0.0) and worse > spread
@@ -276,6 +311,7 @@ def compare_metric(
         )
     if len(a) >= 2 and len(b) >= 2:
         metric.p_value = rank_test(a, b, direction)
+        metric.test = "Mann-Whitney" if metric.p_value is not None else None
         if metric.p_value is not None and _min_p(len(a), len(b)) <= t.alpha:
             candidate = candidate and metric.p_value <= t.alpha
             why += f", Mann-Whitney p={metric.p_value:.3g}"
@@ -284,6 +320,80 @@ def compare_metric(
     if candidate:
         metric.regression = why
     return metric
+
+
+def _against_documents(
+    metric: MetricDelta, paired: PairedTest, candidate: bool, why: str, direction: int, t: Thresholds
+) -> MetricDelta:
+    """A quality score paired on documents: a drop past the threshold is a regression only if the
+    paired test finds it significant (and in the same direction); otherwise it is suspect."""
+    metric.p_value, metric.test, metric.paired_documents = paired.p_value, paired.test, paired.n
+    if not candidate:
+        return metric
+    p = f"{paired.test} p={paired.p_value:.3g}"
+    if paired.p_value >= t.alpha:
+        metric.suspect = f"{why}; not significant on {paired.n} paired documents ({p})"
+    elif paired.mean_difference * direction >= 0:
+        metric.suspect = (
+            f"{why}; the {paired.n} paired documents do not show a drop "
+            f"(mean {paired.mean_difference:+.3f}, {p})"
+        )
+    else:
+        metric.regression = f"{why}, {p} on {paired.n} paired documents"
+    return metric
+
+
+def document_scores(cells: list[CellRecord], phase: str) -> dict[str, float]:
+    """doc id -> its score in ``phase``, averaged over the seeds (cells) that scored it."""
+    sums: dict[str, list[float]] = {}
+    for cell in cells:
+        for doc_id, score in cell.documents.get(phase, {}).items():
+            sums.setdefault(doc_id, []).append(score)
+    return {doc_id: sum(v) / len(v) for doc_id, v in sums.items()}
+
+
+def paired_test(a: dict[str, float], b: dict[str, float]) -> PairedTest | None:
+    """Two-sided paired test of B against A on the documents both scored; None when they share none.
+
+    Scores that are all 0 or 1: the exact McNemar test (a binomial test on the discordant pairs).
+    Otherwise: a paired bootstrap of the mean difference (seeded, so the verdict is reproducible)."""
+    common = sorted(set(a) & set(b))
+    if not common:
+        return None
+    pairs = [(a[d], b[d]) for d in common]
+    n = len(pairs)
+    mean_difference = sum(y - x for x, y in pairs) / n
+    if all(v in (0.0, 1.0) for pair in pairs for v in pair):
+        lost = sum(1 for x, y in pairs if x > y)
+        gained = sum(1 for x, y in pairs if y > x)
+        return PairedTest("McNemar", mcnemar(lost, gained), n, mean_difference)
+    return PairedTest("paired bootstrap", paired_bootstrap([y - x for x, y in pairs]), n, mean_difference)
+
+
+def mcnemar(lost: int, gained: int) -> float:
+    """Exact two-sided McNemar p-value: a binomial test (p = 1/2) on the discordant pairs."""
+    n = lost + gained
+    if n == 0:
+        return 1.0
+    try:
+        from scipy.stats import binomtest
+    except ImportError:
+        tail = sum(math.comb(n, k) for k in range(min(lost, gained) + 1)) / 2**n
+        return min(1.0, 2 * tail)
+    return float(binomtest(gained, n, 0.5).pvalue)
+
+
+def paired_bootstrap(differences: list[float], resamples: int = BOOTSTRAP_RESAMPLES) -> float:
+    """Two-sided p-value of "the mean paired difference is 0": twice the smaller share of resampled
+    means on either side of 0 (each share counted as (k + 1) / (resamples + 1), so never 0)."""
+    rng = random.Random(0)
+    n = len(differences)
+    below = above = 0
+    for _ in range(resamples):
+        mean = sum(rng.choices(differences, k=n)) / n
+        below += mean <= 0
+        above += mean >= 0
+    return min(1.0, 2 * (min(below, above) + 1) / (resamples + 1))
 
 
 def _against_noise(

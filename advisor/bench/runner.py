@@ -29,7 +29,7 @@ from typing import Any
 
 from advisor.bench import environment
 from advisor.bench.store.engine import CellOutcome, RunRecord, Store, now
-from advisor.bench.store.models import CellStatus
+from advisor.bench.store.models import DOC_ID_LENGTH, PHASES, CellStatus
 from advisor.bench.suite import Cell, Suite, canonical_json, shard
 from advisor.errors import UsageError
 
@@ -176,7 +176,7 @@ def run_cell(cell: Cell, jobs: int = 1) -> CellOutcome:
 def interpret(
     returncode: int, stdout: str, stderr: str, *, started, ended, host: str | None = None
 ) -> CellOutcome:
-    """Turn a finished cell process into an outcome (status, error, metrics)."""
+    """Turn a finished cell process into an outcome (status, error, metrics, per-document scores)."""
     signum = -returncode if returncode < 0 else returncode - 128 if returncode in (128 + 9, 128 + 15) else 0
     if signum:
         name = (
@@ -210,7 +210,7 @@ def interpret(
         )
     metrics = {}
     for name, value in (result.get("metrics") or {}).items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if _number(value):
             metrics[str(name)] = float(value)
     return CellOutcome(
         CellStatus(status),
@@ -221,7 +221,30 @@ def interpret(
         kind=result.get("kind"),
         quality_metric=result.get("metric"),
         metrics=metrics,
+        documents=parse_documents(result.get("documents")),
     )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parse_documents(value: Any) -> dict[str, dict[str, float]]:
+    """The cell's ``documents`` ({"before": {doc_id: score}, "after": {...}}), keeping what can be stored:
+    known phases, finite numeric scores, ids as text cut to the column's length. Anything else is left out."""
+    out: dict[str, dict[str, float]] = {}
+    if not isinstance(value, dict):
+        return out
+    for phase in PHASES:
+        scores = value.get(phase)
+        if not isinstance(scores, dict):
+            continue
+        kept = {
+            str(doc_id)[:DOC_ID_LENGTH]: float(score) for doc_id, score in scores.items() if _number(score)
+        }
+        if kept:
+            out[phase] = kept
+    return out
 
 
 def parse_result(stdout: str) -> dict[str, Any] | None:

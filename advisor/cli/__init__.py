@@ -28,6 +28,7 @@ def cli(ctx: click.Context) -> None:
     diagnose    advisor diagnose LOG       classify every failure (factual, behaviour, format), recommend
     memory      advisor memory ...         memory needed to run or fine-tune a model
     train       advisor run ...            apply one technique to a model and task, measured before/after
+    try         advisor try LOG            diagnose, then measure the top advice on your own data and model
     bench       advisor bench run|compare|report|list   techniques x models x tasks, stored and compared
     catalog     advisor plugins | techniques | tasks | examples   what is installed
     """
@@ -52,8 +53,9 @@ def _add_builtin_commands() -> None:
     from advisor.cli.catalog import examples, plugins, tasks, techniques
     from advisor.cli.diagnose import diagnose
     from advisor.cli.run import run_command
+    from advisor.cli.try_ import try_command
 
-    for command in (diagnose, run_command, techniques, tasks, examples, plugins):
+    for command in (diagnose, run_command, try_command, techniques, tasks, examples, plugins):
         cli.add_command(command)
 
 

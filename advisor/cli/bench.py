@@ -157,14 +157,17 @@ def run_command(suite, db, resume, retry_failed, shard, run_name, jobs, quiet, d
     type=float,
     default=0.05,
     show_default=True,
-    help="Level of the rank test where both runs have repeats.",
+    help="Significance level: of the paired test on per-document scores (a quality drop must reach it "
+    "to be a regression), and of the rank test where both runs have repeats.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 def compare_command(run_a, run_b, db, suite, quality_drop, time_growth, memory_growth, alpha, as_json):
     """Per-cell deltas between RUN_A and RUN_B (ids or names); exit 1 when a cell regressed.
 
-    Times and memory must also move beyond their noise: three robust standard deviations of the cell's
-    earlier runs on the same machine. A change seen once, with no repeats and no history, is only
+    A quality drop of a cell with per-document scores in both runs must also be significant on the
+    documents both scored (McNemar for 0/1 scores, else a paired bootstrap; p < --alpha), else it is only
+    "suspect". Times and memory must also move beyond their noise: three robust standard deviations of
+    the cell's earlier runs on the same machine. A change seen once, with no repeats and no history, is only
     "suspect" (listed, exit 0); runs on different machines do not compare timings.
 
     Without runs: the last two runs of the same suite. With one run: that run and the one before it.

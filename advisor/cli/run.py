@@ -19,7 +19,42 @@ from advisor.cli.options import RegistryChoiceOption
     registry_attr="techniques",
     help="Technique name.",
 )
-@click.option("--task", required=True, cls=RegistryChoiceOption, registry_attr="tasks", help="Task name.")
+@click.option(
+    "--task",
+    cls=RegistryChoiceOption,
+    registry_attr="tasks",
+    help="A registered task, a task folder, an lm-eval task YAML, a JSONL/CSV dataset (prompt and "
+    "reference fields) or an eval log that `advisor diagnose` reads; see docs/try.md.",
+)
+@click.option(
+    "--train",
+    "train_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Training data (JSONL/CSV); with --test, instead of splitting --task.",
+)
+@click.option(
+    "--test",
+    "test_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Test data (JSONL/CSV), scored before and after.",
+)
+@click.option(
+    "--test-fraction",
+    default=0.3,
+    show_default=True,
+    type=float,
+    help="Share of a dataset's or log's documents held out for testing (seeded, stratified).",
+)
+@click.option(
+    "--metric",
+    help="Scoring of data tasks: exact, contains, number, json or regex:PATTERN "
+    "(default: what reproduces the log's verdicts, else from the references).",
+)
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Documents for the RAG techniques (a folder of .md/.txt/.jsonl).",
+)
 @click.option(
     "--model",
     "-m",
@@ -51,16 +86,40 @@ from advisor.cli.options import RegistryChoiceOption
 @click.option("--no-cache", is_flag=True, help="Re-evaluate the baseline instead of using the cached score.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the harness reads this).")
 def run_command(
-    technique, task, model, seed, train_limit, eval_limit, sets, merge, save, batch_size, no_cache, as_json
+    technique,
+    task,
+    train_file,
+    test_file,
+    test_fraction,
+    metric,
+    corpus,
+    model,
+    seed,
+    train_limit,
+    eval_limit,
+    sets,
+    merge,
+    save,
+    batch_size,
+    no_cache,
+    as_json,
 ):
     """Apply one technique to a model on a task and measure it against the baseline.
 
     \b
-    Example:
+    \b
+    Examples:
       advisor run --technique lora --task json_extract --train-limit 200 --eval-limit 50 --json
+      advisor run --technique lora --train my_train.jsonl --test my_test.jsonl
+      advisor run --technique bm25-rag --task my_log.jsonl --corpus docs/ --test-fraction 0.3
     """
     from advisor.cli import registry_of
     from advisor.train import cell as R
+    from advisor.train.usertask import TaskOptions
+
+    options = TaskOptions(
+        train=train_file, test=test_file, test_fraction=test_fraction, metric=metric, corpus=corpus, seed=seed
+    )
 
     req = R.RunRequest(
         technique=technique,
@@ -75,8 +134,11 @@ def run_command(
         batch_size=batch_size,
         use_cache=not no_cache,
         progress=not as_json,
+        task_options=options,
     )
     result = R.run(req, registry_of())
+    for note in result.get("notes") or ():
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps(result, default=str))
         return

@@ -33,7 +33,7 @@ LATENCY_PROMPTS = ("Write one sentence about the sea.", "Name three colours.", "
 @dataclass
 class RunRequest:
     technique: str
-    task: str
+    task: str | None
     model: str = "smollm2-135m-instruct"
     seed: int = 0
     train_limit: int | None = None
@@ -44,6 +44,8 @@ class RunRequest:
     batch_size: int = 8
     use_cache: bool = True
     progress: bool = True
+    #: how a dataset or eval log given as ``task`` becomes a task (``--train``, ``--test``, ``--metric``...)
+    task_options: Any = None
 
 
 def parse_sets(items: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -98,7 +100,8 @@ def _baseline_key(model_dir: str, task: str, limit: int | None) -> str:
         p = Path(model_dir) / name
         if p.exists():
             stamp += f"{p.stat().st_size}:{int(p.stat().st_mtime)}"
-    raw = json.dumps([str(model_dir), stamp, task, limit, lm_eval.__version__])
+    # "documents": entries from before per-document scores were cached are not used
+    raw = json.dumps([str(model_dir), stamp, task, limit, lm_eval.__version__, "documents"])
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -157,13 +160,13 @@ def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
         raise did_you_mean(req.technique, list(available), "technique")
     technique = available[req.technique]
     settings = technique.settings(req.settings)
-    tasks = registry.tasks
-    if req.task not in tasks:
-        raise did_you_mean(req.task, list(tasks), "task")
+    from advisor.train.usertask import resolve_task
+
+    task = resolve_task(req.task, registry, req.task_options)
     result: dict[str, Any] = {
         "technique": technique.name,
         "kind": technique.kind,
-        "task": req.task,
+        "task": task.name,
         "model": req.model,
         "seed": req.seed,
         "status": "ok",
@@ -171,6 +174,8 @@ def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
         "settings": settings,
         "metric": None,
         "metrics": {},
+        "documents": {},
+        "notes": list(getattr(task, "notes", ())),
     }
     device = _device()
     with tempfile.TemporaryDirectory(prefix="advisor-run-") as tmp:
@@ -179,7 +184,7 @@ def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
         if reason:
             result.update(status="skipped", reason=reason)
             return result
-        result["metrics"] = _measure(req, technique, settings, env, result, tasks[req.task])
+        result["metrics"] = _measure(req, technique, settings, env, result, task)
     return result
 
 
@@ -208,9 +213,9 @@ def _measure(
     loaded = load_task(task, env.workdir, req.train_limit)
     result["metric"] = loaded.primary
     model, tokenizer = _load_model(req, env.device)
-    metrics = _baseline(req, str(model_dir), System(model, tokenizer), loaded)
+    metrics = _baseline(req, str(model_dir), System(model, tokenizer), loaded, result)
     system, apply_seconds = _apply(technique, model, tokenizer, loaded, settings, env)
-    metrics.update(_evaluate_after(req, system, loaded))
+    metrics.update(_evaluate_after(req, system, loaded, result))
     metrics.update(_parameters(system))
     metrics.update(_training(system.info, apply_seconds))
     metrics["adapter_bytes"] = _save(system, technique, req, env.workdir)
@@ -234,16 +239,21 @@ def _load_model(req: RunRequest, device: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def _baseline(req: RunRequest, model_dir: str, system: System, loaded: Any) -> Metrics:
-    """The untouched model's score, from the cache when it holds this model, task and limit."""
+def _baseline(
+    req: RunRequest, model_dir: str, system: System, loaded: Any, result: dict[str, Any]
+) -> Metrics:
+    """The untouched model's score (and per-document scores into ``result``), from the cache when it
+    holds this model, task and limit."""
     from advisor.train.evaluate import evaluate
 
-    cache_file, key = _baseline_cache(), _baseline_key(model_dir, req.task, req.eval_limit)
+    cache_file, key = _baseline_cache(), _baseline_key(model_dir, loaded.name, req.eval_limit)
     cache = _read_cache(cache_file) if req.use_cache else {}
     if key in cache:
+        result["documents"]["before"] = cache[key].get("documents", {})
         return {"baseline_cached": True, "quality_before": cache[key]["primary"]}
     before = evaluate(system, loaded, req.eval_limit, req.batch_size)
     before.pop("samples", None)
+    result["documents"]["before"] = before["documents"]
     if req.use_cache:
         _write_cache(cache_file, key, before)
     return {"quality_before": before["primary"]}
@@ -273,10 +283,11 @@ def _apply(
     return system, time.perf_counter() - started
 
 
-def _evaluate_after(req: RunRequest, system: System, loaded: Any) -> Metrics:
+def _evaluate_after(req: RunRequest, system: System, loaded: Any, result: dict[str, Any]) -> Metrics:
     from advisor.train.evaluate import evaluate
 
     after = evaluate(system, loaded, req.eval_limit, req.batch_size)
+    result["documents"]["after"] = after["documents"]
     return {
         "quality_after": after["primary"],
         "eval_seconds": after["seconds"],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from advisor.errors import UsageError
+from advisor.errors import InputError, UsageError
 from advisor.train.technique import System, TaskData
 
 
@@ -48,11 +48,18 @@ def load_task(spec: Any, workdir: Path | None = None, train_limit: int | None = 
 
     name = spec.name
     workdir = Path(workdir or tempfile.mkdtemp(prefix="advisor-tasks-"))
-    include = materialize_tasks(workdir / "tasks", [str(spec.path)])
+    yaml_file = getattr(spec, "yaml_file", None)
+    if yaml_file is not None:  # an lm-eval YAML used as it is: its folder is the include path
+        include = Path(yaml_file).parent
+    else:
+        include = materialize_tasks(workdir / "tasks", [str(spec.path)])
     from lm_eval.tasks import TaskManager
 
     manager = TaskManager(include_path=str(include))
-    task = manager.load_task_or_group([name])[name]
+    try:
+        task = manager.load_task_or_group([name])[name]
+    except KeyError:
+        raise InputError(f"lm-eval found no task {name!r} under {include}") from None
     train_docs = list(task.training_docs()) if task.has_training_docs() else []
     if train_limit:
         train_docs = train_docs[:train_limit]
@@ -125,7 +132,7 @@ def evaluate(
         task_manager=loaded.manager or TaskManager(include_path=str(loaded.include_path)),
         limit=limit,
         apply_chat_template=chat,
-        log_samples=log_samples,
+        log_samples=True,  # the per-document scores come from the samples
         bootstrap_iters=0,
         random_seed=0,
         numpy_random_seed=0,
@@ -140,7 +147,28 @@ def evaluate(
         raise UsageError(
             f"task {loaded.name!r} reports no metric {loaded.primary!r} (it has: {', '.join(metrics)})"
         )
-    result = {"metrics": metrics, "primary": metrics[loaded.primary], "seconds": seconds}
+    samples = out.get("samples", {}).get(loaded.name, [])
+    result = {
+        "metrics": metrics,
+        "primary": metrics[loaded.primary],
+        "seconds": seconds,
+        "documents": document_scores(samples, loaded.primary),
+    }
     if log_samples:
-        result["samples"] = out.get("samples", {}).get(loaded.name, [])
+        result["samples"] = samples
     return result
+
+
+def document_scores(samples: list[dict[str, Any]], primary: str) -> dict[str, float]:
+    """The primary metric of every test document (doc id as a string) from lm-eval's logged samples:
+    what a paired comparison of two cells needs."""
+    metric, _, filter_name = primary.partition(",")
+    scores: dict[str, float] = {}
+    for sample in samples:
+        if filter_name and sample.get("filter", filter_name) != filter_name:
+            continue
+        value = sample.get(metric)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        scores[str(sample.get("doc_id"))] = float(value)
+    return scores

@@ -28,6 +28,8 @@ def render_task_yaml(folder: Path) -> str:
     """The task's YAML text with absolute paths to its ``train.jsonl`` and ``test.jsonl``."""
     text = (folder / TEMPLATE).read_text(encoding="utf-8")
     for placeholder, split in (("@TRAIN_FILE@", "train"), ("@TEST_FILE@", "test")):
+        if placeholder not in text:
+            continue
         data = (folder / f"{split}.jsonl").resolve()
         if not data.is_file():
             raise InputError(f"task data {str(data)!r} is missing; run: python benchmarks/make_task_data.py")

@@ -18,35 +18,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from advisor import EvalRecord, InputError, ReadContext, first_json_line, hookimpl, iter_json_lines
+from advisor import (
+    OUTPUT_KEYS,
+    PASS_KEYS,
+    PROMPT_KEYS,
+    REFERENCE_KEYS,
+    EvalRecord,
+    InputError,
+    ReadContext,
+    first_json_line,
+    hookimpl,
+    iter_json_lines,
+)
 
-PROMPT_KEYS = ("prompt", "input", "question", "query", "instruction", "messages", "source")
-OUTPUT_KEYS = (
-    "output",
-    "response",
-    "prediction",
-    "completion",
-    "generation",
-    "model_output",
-    "generated",
-    "pred",
-    "predicted",
-    "choices",
-)
-REFERENCE_KEYS = (
-    "reference",
-    "expected",
-    "target",
-    "answer",
-    "gold",
-    "ground_truth",
-    "ideal",
-    "expected_output",
-    "references",
-    "targets",
-    "label",
-)
-PASS_KEYS = ("passed", "correct", "is_correct", "pass", "success", "exact_match", "score", "accuracy", "acc")
 SCORE_KEYS = frozenset(("score", "accuracy", "acc"))
 SCALE_SAMPLE = 1000
 

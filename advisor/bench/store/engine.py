@@ -26,13 +26,22 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from advisor.bench.store.models import CellModel, CellStatus, MetricModel, RunModel, SchemaVersionModel
+from advisor.bench.store.models import (
+    DOC_ID_LENGTH,
+    PHASES,
+    CellModel,
+    CellStatus,
+    DocumentModel,
+    MetricModel,
+    RunModel,
+    SchemaVersionModel,
+)
 from advisor.errors import InputError, UsageError
 from advisor.train.metrics import unit_of
 
 DEFAULT_URL = "sqlite:///results.db"
 DB_ENV = "ADVISOR_DB"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the version the head migration writes into schema_version
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 0x616476697372  # any constant: serialises shards that migrate one PostgreSQL database
 
@@ -41,7 +50,11 @@ T = TypeVar("T")
 
 @dataclass
 class CellOutcome:
-    """What one cell produced: written with its metrics in one transaction."""
+    """What one cell produced: written with its metrics and documents in one transaction.
+
+    ``documents`` maps a phase (``before``, ``after``) to the primary metric of each test document by
+    its id (lm-eval's ``doc_id`` as text); empty when the cell printed none.
+    """
 
     status: CellStatus
     started_at: datetime
@@ -51,6 +64,7 @@ class CellOutcome:
     quality_metric: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     host: str | None = None
+    documents: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -74,6 +88,8 @@ class CellRecord:
     duration_s: float
     metrics: dict[str, float]
     units: dict[str, str | None]
+    #: phase -> doc id -> score; filled only by ``Store.cells(run_id, documents=True)``
+    documents: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -249,8 +265,15 @@ class Store:
         return self.run(run_id)
 
     def record_cell(self, run_id: int, cell: Any, outcome: CellOutcome) -> bool:
-        """Store a finished cell and its metrics in one transaction; False when the run already has it."""
+        """Store a finished cell, its metrics and documents in one transaction; False when the run already
+        has it."""
         from advisor.bench.suite import canonical_json
+
+        for phase, scores in outcome.documents.items():
+            if phase not in PHASES:
+                raise ValueError(f"unknown document phase {phase!r}; expected one of {PHASES}")
+            if any(len(doc_id) > DOC_ID_LENGTH for doc_id in scores):
+                raise ValueError(f"document ids are at most {DOC_ID_LENGTH} characters")
 
         def write() -> bool:
             with self.session() as s:
@@ -274,6 +297,11 @@ class Store:
                 row.metrics = [
                     MetricModel(name=k, value=float(v), unit=unit_of(k))
                     for k, v in sorted(outcome.metrics.items())
+                ]
+                row.documents = [
+                    DocumentModel(phase=phase, doc_id=str(doc_id), score=float(score))
+                    for phase, scores in sorted(outcome.documents.items())
+                    for doc_id, score in scores.items()
                 ]
                 s.add(row)
             return True
@@ -344,7 +372,10 @@ class Store:
         with self.session() as s:
             return set(s.scalars(select(CellModel.config_hash).where(CellModel.run_id == run_id)))
 
-    def cells(self, run_id: int) -> list[CellRecord]:
+    def cells(self, run_id: int, *, documents: bool = False) -> list[CellRecord]:
+        """The cells of a run in the order they were stored; ``documents=True`` also reads their
+        per-document scores (one more query)."""
+        docs = self.documents(run_id) if documents else {}
         with self.session() as s:
             rows = s.scalars(
                 select(CellModel).where(CellModel.run_id == run_id).order_by(CellModel.cell_id)
@@ -367,9 +398,23 @@ class Store:
                     duration_s=r.duration_s,
                     metrics={m.name: m.value for m in metrics.get(r.cell_id, [])},
                     units={m.name: m.unit for m in metrics.get(r.cell_id, [])},
+                    documents=docs.get(r.config_hash, {}),
                 )
                 for r in rows
             ]
+
+    def documents(self, run_id: int) -> dict[str, dict[str, dict[str, float]]]:
+        """The per-document scores of a run's cells: config hash -> phase -> doc id -> score (one query)."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        with self.session() as s:
+            rows = s.execute(
+                select(CellModel.config_hash, DocumentModel.phase, DocumentModel.doc_id, DocumentModel.score)
+                .join(CellModel, DocumentModel.cell_id == CellModel.cell_id)
+                .where(CellModel.run_id == run_id)
+            )
+            for config, phase, doc_id, score in rows:
+                out.setdefault(config, {}).setdefault(phase, {})[doc_id] = score
+        return out
 
     @staticmethod
     def _run_record(s: Session, row: RunModel) -> RunRecord:

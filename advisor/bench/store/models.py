@@ -2,7 +2,8 @@
 
 ``runs`` (one invocation of a suite, shared by its shards), ``cells`` (one row per cell of a run, unique on
 the configuration hash), ``metrics`` (name, value, unit per cell; the unit comes from
-``advisor.train.metrics``) and ``schema_version`` (one row). The Alembic migrations in ``migrations/``
+``advisor.train.metrics``), ``documents`` (the primary metric of each test document, before and after the
+technique: what ``compare`` pairs) and ``schema_version`` (one row). The Alembic migrations in ``migrations/``
 create and upgrade them; a test checks that the migrations produce exactly these models.
 """
 
@@ -82,6 +83,9 @@ class CellModel(Base):
     metrics: Mapped[list[MetricModel]] = relationship(
         back_populates="cell", cascade="all, delete-orphan", passive_deletes=True
     )
+    documents: Mapped[list[DocumentModel]] = relationship(
+        back_populates="cell", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class MetricModel(Base):
@@ -95,6 +99,30 @@ class MetricModel(Base):
     unit: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     cell: Mapped[CellModel] = relationship(back_populates="metrics")
+
+
+#: The phases of a document score: the base model's (``quality_before``) and the technique's
+#: (``quality_after``).
+PHASES = ("before", "after")
+DOC_ID_LENGTH = 200
+
+
+class DocumentModel(Base):
+    """The primary metric of one test document of a cell, in one phase (0/1 for exact match)."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("cell_id", "phase", "doc_id", name="uq_documents_cell_id_phase_doc_id"),
+        CheckConstraint("phase IN ('before', 'after')", name="ck_documents_phase"),
+    )
+
+    document_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell_id: Mapped[int] = mapped_column(ForeignKey("cells.cell_id", ondelete="CASCADE"), index=True)
+    phase: Mapped[str] = mapped_column(String(8))
+    doc_id: Mapped[str] = mapped_column(String(DOC_ID_LENGTH))
+    score: Mapped[float] = mapped_column(Float)
+
+    cell: Mapped[CellModel] = relationship(back_populates="documents")
 
 
 class SchemaVersionModel(Base):
