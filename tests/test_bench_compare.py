@@ -205,6 +205,26 @@ def test_report_writes_markdown_and_self_contained_html(store, tmp_path):
     assert "<td>bm25-rag</td>" in page
 
 
+def test_report_draws_each_cells_history_with_its_noise_band(store, tmp_path):
+    from advisor.bench.report import history
+
+    for i, time_s in enumerate((30.0, 31.0, 29.5, 30.5, 45.0)):
+        add_run(store, f"r{i}", base(time_s=time_s))
+    add_run(store, "other-suite", base(time_s=99.0), suite="quick")  # not this suite's history
+    series = {s.label: s for s in history(store, store.run("r4"))}
+    assert series["lora on json_extract"].values["train_time_s"] == [30.0, 31.0, 29.5, 30.5, 45.0]
+    assert series["bm25-rag on fictional_qa"].values["train_time_s"] == [None] * 5  # trains nothing
+    out = tmp_path / "report"
+    assert CliRunner().invoke(bench, ["report", "r4", "--out", str(out)]).exit_code == 0
+    md = (out / "report.md").read_text()
+    assert "## History" in md and "](history_train_time_s.png)" in md
+    assert "history_peak_memory_bytes.png" in md and "history_quality_after.png" in md
+    assert (out / "history_train_time_s.png").read_bytes()[:4] == b"\x89PNG"
+    first = tmp_path / "first"
+    assert CliRunner().invoke(bench, ["report", "r0", "--out", str(first)]).exit_code == 0
+    assert "## History" not in (first / "report.md").read_text()  # one run: no history yet
+
+
 def test_report_plots_equal_values_whose_mean_rounds_outside_them():
     from advisor.bench.report import plots
     from advisor.bench.store.engine import CellRecord
@@ -393,3 +413,42 @@ def test_repeats_average_each_document_over_their_seeds():
     cells = [cell(0, {"a": 1.0, "b": 0.0}), cell(1, {"a": 1.0, "b": 1.0, "c": 0.0})]
     assert document_scores(cells, "after") == {"a": 1.0, "b": 0.5, "c": 0.0}
     assert document_scores(cells, "before") == {}
+
+
+def _fake_rerun(quality: float):
+    """A suite runner for --confirm that stores every cell of the suite with this lora quality."""
+    from types import SimpleNamespace
+
+    def run(suite, store, jobs=1, progress=None):
+        cells = {
+            (c.technique, c.task, c.seed): base(quality=quality)[(c.technique, c.task, c.seed)]
+            for c in suite.cells
+        }
+        return SimpleNamespace(run=add_run(store, "rerun", cells, suite=suite.name))
+
+    return run
+
+
+@pytest.mark.parametrize(("rerun_quality", "confirmed"), [(0.4, True), (0.6, False)])
+def test_confirm_reruns_flagged_cells_and_keeps_only_what_repeats(store, rerun_quality, confirmed):
+    from advisor.bench.confirm import cells_to_rerun, confirm
+
+    a, b = add_run(store, "a", base()), add_run(store, "b", base(quality=0.4))
+    comparison = compare_runs(store, a, b)
+    [cell] = cells_to_rerun(store, comparison)  # only the regressed lora cell, not the bm25 one
+    assert (cell.technique, cell.task, cell.seed) == ("lora", "json_extract", 0)
+    result = confirm(store, comparison, Thresholds(), run=_fake_rerun(rerun_quality))
+    assert result.rerun.suite == "smoke:confirm"
+    assert bool(result.confirmed) is confirmed and bool(result.cleared) is not confirmed
+    assert store.runs("smoke", limit=1)[0].name == "b"  # the re-run is not the suite's latest run
+
+
+def test_confirm_with_nothing_flagged_runs_nothing(store):
+    from advisor.bench.confirm import confirm
+
+    a, b = add_run(store, "a", base()), add_run(store, "b", base())
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing should run")
+
+    assert confirm(store, compare_runs(store, a, b), Thresholds(), run=never).rerun is None

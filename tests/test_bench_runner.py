@@ -432,3 +432,26 @@ def test_dry_run_lists_the_cells_and_their_commands_and_runs_nothing(tmp_path, m
     assert data["suite"] == "mini" and len(data["cells"]) == 3
     assert all(c["command"][-1] == "--json" and len(c["config_hash"]) == 64 for c in data["cells"])
     assert not log.exists() and not (tmp_path / "bench.db").exists()
+
+
+@pytest.mark.parametrize(("still_degraded", "exit_code"), [(True, 1), (False, 0)])
+def test_compare_confirm_fails_only_on_what_the_rerun_repeats(
+    tmp_path, monkeypatch, still_degraded, exit_code
+):
+    suite = write(tmp_path, SUITE)
+    run_json(suite)
+    monkeypatch.setenv("FAKE_CELL_DEGRADE", "lora:json_extract:0.3")
+    run_json(suite)
+    if not still_degraded:  # a flake: the code is fine, the re-run shows it
+        monkeypatch.delenv("FAKE_CELL_DEGRADE")
+    log = tmp_path / "cells.log"
+    monkeypatch.setenv("FAKE_CELL_LOG", str(log))
+    result = invoke("compare", "--confirm", "--json")
+    assert result.exit_code == exit_code, result.output
+    assert log.read_text().split() == ["lora", "json_extract", "0"]  # only the flagged cell ran again
+    confirm = json.loads(result.stdout)["confirm"]
+    assert bool(confirm["confirmed"]) is still_degraded
+    assert bool(confirm["not_confirmed"]) is not still_degraded
+    label = "lora on json_extract (smollm2-135m-instruct)"
+    expected = f"regression (confirmed): {label}" if still_degraded else f"suspect (not failing): {label}"
+    assert expected in result.stderr

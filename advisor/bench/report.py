@@ -178,6 +178,7 @@ def build(run: RunRecord, cells: list[CellRecord], classes: dict[str, str] | Non
 def write_report(store: Store, run: RunRecord, out: Path) -> tuple[Path, Path]:
     """Write ``report.md`` (with the PNGs beside it) and the self-contained ``report.html`` into ``out``."""
     blocks = build(run, store.cells(run.run_id))
+    blocks[2:2] = history_blocks(history(store, run))
     out.mkdir(parents=True, exist_ok=True)
     for block in blocks:
         if isinstance(block, Image):
@@ -337,6 +338,98 @@ def _technique_rows(cells: list[CellRecord]) -> list[list[str]]:
 def _cell(c: CellRecord, name: str) -> str:
     """One metric of one cell, formatted for a table."""
     return metric(name).format(c.metrics.get(name), "table")
+
+
+# -- history -------------------------------------------------------------------------------------------
+
+#: the metrics drawn over time, and how many earlier runs of the suite the history goes back
+HISTORY_METRICS = (QUALITY, "train_time_s", "peak_memory_bytes")
+HISTORY_RUNS = 20
+
+
+@dataclass
+class Series:
+    label: str  # the cell, without the seed
+    runs: list[int]  # run ids, oldest first
+    values: dict[str, list[float | None]]  # metric -> the mean over seeds per run (None: not ok there)
+
+
+def history(store: Store, run: RunRecord, limit: int = HISTORY_RUNS) -> list[Series]:
+    """Per cell of ``run``: its metrics in this run and the earlier runs of the suite on the same kind of
+    machine (timings elsewhere do not compare), oldest first."""
+    from advisor.bench.compare import _groups, same_machine
+
+    runs = [r for r in store.runs(run.suite) if r.run_id <= run.run_id and same_machine(r, run)][:limit]
+    runs.reverse()
+    if len(runs) < 2:
+        return []
+    per_run = [_groups(store.cells(r.run_id)) for r in runs]
+    out = []
+    for key, cells in per_run[-1].items():
+        values: dict[str, list[float | None]] = {name: [] for name in HISTORY_METRICS}
+        for groups in per_run:
+            ok = [c for c in groups.get(key, []) if c.status == "ok"]
+            for name in HISTORY_METRICS:
+                got = [c.metrics[name] for c in ok if name in c.metrics]
+                values[name].append(sum(got) / len(got) if got else None)
+        first = cells[0]
+        out.append(Series(f"{first.technique} on {first.task}", [r.run_id for r in runs], values))
+    return out
+
+
+def history_blocks(series: list[Series]) -> list[Any]:
+    """The "History" section: per metric, one small plot per cell with its noise band (as asv draws)."""
+    if not series:
+        return []
+    blocks: list[Any] = [
+        Heading("History"),
+        Paragraph(
+            f"Each cell over the last {len(series[0].runs)} runs of the suite on this kind of machine (runs "
+            f"{series[0].runs[0]}..{series[0].runs[-1]}). The band is the median +- the noise band that "
+            "`bench compare` uses (3 x 1.4826 x the median absolute deviation); the last point is this run."
+        ),
+    ]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for name in HISTORY_METRICS:
+        image = _history_plot(series, name)
+        if image is not None:
+            blocks.append(image)
+    return blocks
+
+
+def _history_plot(series: list[Series], name: str) -> Image | None:
+    import matplotlib.pyplot as plt
+
+    from advisor.bench.compare import noise_band
+
+    drawn = [s for s in series if sum(v is not None for v in s.values[name]) >= 2]
+    if not drawn:
+        return None
+    facts = metric(name)
+    cols = min(4, len(drawn))
+    rows = (len(drawn) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.flat[len(drawn) :]:
+        ax.set_visible(False)
+    for ax, s in zip(axes.flat, drawn, strict=False):
+        points = [(r, v) for r, v in zip(s.runs, s.values[name], strict=True) if v is not None]
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        band = noise_band(ys[:-1])
+        if band is not None:
+            earlier = sorted(ys[:-1])
+            median = earlier[len(earlier) // 2]
+            ax.axhspan(median - band, median + band, color="tab:blue", alpha=0.15, lw=0)
+        ax.plot(xs, ys, marker="o", ms=3, lw=1, color="tab:blue")
+        ax.plot(xs[-1:], ys[-1:], marker="o", ms=6, color="tab:red")
+        ax.set_title(s.label, fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(f"{facts.label} per run", fontsize=10)
+    fig.tight_layout()
+    return Image(
+        f"history_{name}.png", f"{facts.label} of each cell over runs, with its noise band", _png(fig)
+    )
 
 
 # -- plots ----------------------------------------------------------------------------------------------

@@ -160,8 +160,19 @@ def run_command(suite, db, resume, retry_failed, shard, run_name, jobs, quiet, d
     help="Significance level: of the paired test on per-document scores (a quality drop must reach it "
     "to be a regression), and of the rank test where both runs have repeats.",
 )
+@click.option(
+    "--confirm",
+    is_flag=True,
+    help="Re-run the regressed and suspect cells on the current code (a run of the suite SUITE:confirm) "
+    "and fail only on regressions the re-run shows again.",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="With --confirm: cells at once."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-def compare_command(run_a, run_b, db, suite, quality_drop, time_growth, memory_growth, alpha, as_json):
+def compare_command(
+    run_a, run_b, db, suite, quality_drop, time_growth, memory_growth, alpha, confirm, jobs, as_json
+):
     """Per-cell deltas between RUN_A and RUN_B (ids or names); exit 1 when a cell regressed.
 
     A quality drop of a cell with per-document scores in both runs must also be significant on the
@@ -181,15 +192,32 @@ def compare_command(run_a, run_b, db, suite, quality_drop, time_growth, memory_g
             note = "nothing to compare: the suite has only one run"
             _emit({"regressions": [], "note": note}) if as_json else click.echo(note, err=True)
             return
-        comparison = compare_runs(store, *pair, Thresholds(quality_drop, time_growth, memory_growth, alpha))
+        thresholds = Thresholds(quality_drop, time_growth, memory_growth, alpha)
+        comparison = compare_runs(store, *pair, thresholds)
+        confirmation = None
+        if confirm:
+            from advisor.bench.confirm import confirm as confirm_cells
+            from advisor.bench.runner import Progress
+
+            confirmation = confirm_cells(
+                store, comparison, thresholds, jobs=jobs, progress=Progress(enabled=not as_json)
+            )
     if as_json:
-        _emit(comparison.to_json())
+        _emit(comparison.to_json() | ({"confirm": confirmation.to_json()} if confirmation else {}))
     else:
         _print_comparison(comparison)
-    for cell, why in comparison.suspects:
-        click.echo(f"suspect (not failing): {cell.label}: {why}", err=True)
     if not comparison.same_machine:
         click.echo("note: the runs were made on different machines; timings are not compared", err=True)
+    if confirmation is not None:
+        for label, why in confirmation.cleared:
+            click.echo(f"suspect (not failing): {label}: {why}", err=True)
+        for label, why in confirmation.confirmed:
+            click.echo(f"regression (confirmed): {label}: {why}", err=True)
+        if confirmation.confirmed:
+            sys.exit(1)
+        return
+    for cell, why in comparison.suspects:
+        click.echo(f"suspect (not failing): {cell.label}: {why}", err=True)
     for cell, why in comparison.regressions:
         click.echo(f"regression: {cell.label}: {why}", err=True)
     if comparison.regressions:

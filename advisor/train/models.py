@@ -128,6 +128,20 @@ def _looks_like_hub_id(name: str) -> bool:
     )
 
 
+def check_model(name_or_path: str) -> None:
+    """What :func:`resolve_model` would refuse, refused without converting or loading anything."""
+    name = str(name_or_path)
+    if ALIASES.get(name.strip().lower()) == SMOLLM2:
+        smollm2_gguf_path()
+        return
+    path = Path(name).expanduser()
+    if _is_model_folder(path) or (path.suffix.lower() == ".gguf" and path.is_file()):
+        return
+    if not path.exists() and _looks_like_hub_id(name) and _in_hf_cache(name):
+        return
+    raise UsageError(f"model {name!r} is not a local model folder, a .gguf file or a known alias ({SMOLLM2})")
+
+
 def resolve_model(name_or_path: str, *, trust_remote_code: bool = False) -> Path:
     """A local Hugging Face model folder for ``name_or_path``.
 

@@ -246,7 +246,7 @@ def run_try(req: TryRequest, registry: Any = None, note: Any = None) -> dict[str
     """
     from advisor.diagnosis import pipeline as D
     from advisor.rules.engine import Context
-    from advisor.train.models import resolve_model
+    from advisor.train.models import check_model
     from advisor.train.usertask import TaskOptions, resolve_task
 
     note = note or (lambda line: None)
@@ -256,7 +256,7 @@ def run_try(req: TryRequest, registry: Any = None, note: Any = None) -> dict[str
         registry = get_registry()
     if not Path(req.log).exists() and str(req.log) != "-":
         raise UsageError(f"{req.log}: no such file or folder")
-    resolve_model(req.model)  # a bad model path fails here, before anything is stored
+    check_model(req.model)  # a bad model path fails here, before anything is stored
     params = D.params_from_model(req.model)
     report = D.run(
         D.Request(
