@@ -76,6 +76,13 @@ def test_metric_is_the_one_that_reproduces_the_logs_verdicts():
     rows = [(r["output"], r["gold"], [], r["passed"]) for r in _log_rows()]
     metric, agreement = scoring.metric_from_log(rows)
     assert metric == "number" and agreement == 1.0
+    # a log that fails nearly everything: "fail everything" must not win, and no number metric for
+    # references that hold no numbers
+    hosts = [
+        (f"The host is {n}.corp.net" if i < 3 else "I do not know", f"{n}.corp.net", [], i < 3)
+        for i, n in enumerate(f"{a}{b}" for a in "abcdefgh" for b in "xyzvw")
+    ]
+    assert scoring.metric_from_log(hosts) == ("contains", 1.0)
     assert scoring.guess_metric(['{"a": 1}', "[1, 2]"]) == "json"
     assert scoring.guess_metric(["12", "3.5 kg"]) == "number"
     assert scoring.guess_metric(["Paris", "12"]) == "exact"

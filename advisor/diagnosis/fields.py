@@ -11,6 +11,8 @@ OUTPUT_KEYS = (
     "completion",
     "generation",
     "model_output",
+    "model_answer",
+    "model_response",
     "generated",
     "pred",
     "predicted",

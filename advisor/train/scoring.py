@@ -121,19 +121,41 @@ def guess_metric(references: list[str]) -> str:
 
 
 def metric_agreement(metric: str, rows: list[tuple[str, str, list[str], bool]]) -> float:
-    """The share of (output, reference, alternatives, passed) rows where ``metric`` agrees with the
-    log's own verdict."""
+    """How well ``metric`` reproduces the log's own verdicts on (output, reference, alternatives, passed)
+    rows: the balanced accuracy (the mean of its agreement on the passed and on the failed records), so
+    that a log that fails nearly everything does not make "fail everything" look right."""
     if not rows:
         return 0.0
-    same = sum((score(metric, out, ref, alts) >= 1.0) == passed for out, ref, alts, passed in rows)
-    return same / len(rows)
+    shares = []
+    for verdict in (True, False):
+        part = [r for r in rows if r[3] is verdict]
+        if part:
+            same = sum((score(metric, out, ref, alts) >= 1.0) == passed for out, ref, alts, passed in part)
+            shares.append(same / len(part))
+    return sum(shares) / len(shares)
+
+
+def applicable(metric: str, references: list[str]) -> bool:
+    """Whether the references can be scored that way at all: ``number`` needs numbers in (nearly) all of
+    them, ``json`` JSON; ``exact`` and ``contains`` always apply."""
+    refs = [r for r in references if str(r).strip()]
+    if not refs or metric in ("exact", "contains"):
+        return True
+    if metric == "number":
+        hits = sum(number_of(r, last=False) is not None for r in refs)
+    else:
+        hits = sum(isinstance(json_of(r), (dict, list)) for r in refs)
+    return hits >= 0.9 * len(refs)
 
 
 def metric_from_log(rows: list[tuple[str, str, list[str], bool]]) -> tuple[str, float]:
-    """The metric that best reproduces the log's pass/fail (ties go to the stricter one, in the order
-    exact, json, number, contains) and its agreement."""
+    """Of the metrics that apply to the references, the one that best reproduces the log's pass/fail
+    (balanced accuracy; ties go to the stricter one, in the order exact, json, number, contains)."""
+    references = [r[1] for r in rows]
     best, best_agreement = "exact", -1.0
     for metric in ("exact", "json", "number", "contains"):
+        if not applicable(metric, references):
+            continue
         agreement = metric_agreement(metric, rows)
         if agreement > best_agreement:
             best, best_agreement = metric, agreement
