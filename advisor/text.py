@@ -511,13 +511,29 @@ _DATE_FORMATS = (
 )
 
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+#: ordinal days and their connectors, as people write dates: "the 16th of November 2025", "March the 3rd"
+_ORDINAL_RE = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b", re.I)
+_THE_DAY_OF_RE = re.compile(rf"\b(?:the )?(\d{{1,2}}) of ({_MONTH})", re.I)
+_MONTH_THE_DAY_RE = re.compile(rf"\b({_MONTH}) the (\d{{1,2}})\b", re.I)
+
+
+def _plain_dates(text: str) -> str:
+    """``text`` with ordinal dates written plainly ("the 16th of November 2025" -> "16 November 2025")."""
+    if not any(c.isdigit() for c in text):
+        return text
+    text = _ORDINAL_RE.sub(r"\1", text)
+    text = _THE_DAY_OF_RE.sub(r"\1 \2", text)
+    return _MONTH_THE_DAY_RE.sub(r"\1 \2", text)
+
+
 def has_date(text: str) -> bool:
-    return bool(text) and _DATE_RE.search(text) is not None
+    return bool(text) and _DATE_RE.search(_plain_dates(text)) is not None
 
 
 def _dates(text: str) -> set:
     """Every reading of the first date in ``text`` (02/03/2024 is both 2 March and 3 February)."""
-    m = _DATE_RE.search(text)
+    m = _DATE_RE.search(_plain_dates(text))
     if not m:
         return set()
     raw = m.group(1).replace(",", "").replace(".", "")
