@@ -285,3 +285,20 @@ def test_jobs_give_the_same_verdicts_in_the_same_order(pm, tmp_path):
         for d in diagnose_parallel(records, detectors, Options(), jobs=2, batch_size=7)
     ]
     assert one == two and any(v.value != "none" for _, v, _ in one)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "16th November 2025",
+        "the 16th of November 2025",
+        "November the 16th, 2025",
+        "November 16th, 2025",
+        "It ships on the 16th of November 2025.",
+    ],
+)
+def test_ordinal_dates_are_the_same_date_as_iso(written):
+    from advisor.text import same_date
+
+    assert same_date(written, "2025-11-16")
+    assert not same_date(written, "2025-11-17")
