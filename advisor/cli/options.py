@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -34,3 +36,37 @@ class RegistryChoiceOption(click.Option):
             text, extra = text.rsplit("  [", 1)
             extra = f"  [{extra}"
         return record[0], f"{text} Registered: {', '.join(names) or 'none'}.{extra}"
+
+
+def task_data_options(fn: Callable) -> Callable:
+    """The options that turn user data into a task (``advisor run``, ``advisor try``): ``--train``,
+    ``--test``, ``--test-fraction`` and ``--metric`` (see ``advisor.train.usertask``)."""
+    options = (
+        click.option(
+            "--train",
+            "train_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Training data (JSONL/CSV, prompt and reference fields); with --test, instead of a split.",
+        ),
+        click.option(
+            "--test",
+            "test_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Test data (JSONL/CSV), scored before and after.",
+        ),
+        click.option(
+            "--test-fraction",
+            default=0.3,
+            show_default=True,
+            type=float,
+            help="Share of the documents held out for testing (seeded, stratified, by document).",
+        ),
+        click.option(
+            "--metric",
+            help="Scoring: exact, contains, number, json or regex:PATTERN (default: what reproduces the "
+            "log's own verdicts, else chosen from the references).",
+        ),
+    )
+    for option in reversed(options):
+        fn = option(fn)
+    return fn

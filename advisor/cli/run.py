@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from advisor.cli.options import RegistryChoiceOption
+from advisor.cli.options import RegistryChoiceOption, task_data_options
 
 
 @click.command(name="run")
@@ -26,30 +26,7 @@ from advisor.cli.options import RegistryChoiceOption
     help="A registered task, a task folder, an lm-eval task YAML, a JSONL/CSV dataset (prompt and "
     "reference fields) or an eval log that `advisor diagnose` reads; see docs/try.md.",
 )
-@click.option(
-    "--train",
-    "train_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Training data (JSONL/CSV); with --test, instead of splitting --task.",
-)
-@click.option(
-    "--test",
-    "test_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Test data (JSONL/CSV), scored before and after.",
-)
-@click.option(
-    "--test-fraction",
-    default=0.3,
-    show_default=True,
-    type=float,
-    help="Share of a dataset's or log's documents held out for testing (seeded, stratified).",
-)
-@click.option(
-    "--metric",
-    help="Scoring of data tasks: exact, contains, number, json or regex:PATTERN "
-    "(default: what reproduces the log's verdicts, else from the references).",
-)
+@task_data_options
 @click.option(
     "--corpus",
     type=click.Path(exists=True, file_okay=False, path_type=Path),

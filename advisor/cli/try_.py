@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from advisor.cli.options import task_data_options
+
 
 @click.command(name="try")
 @click.argument("log", type=click.Path(path_type=Path))
@@ -43,27 +45,7 @@ import click
     type=click.Path(exists=True, path_type=Path),
     help="A JSONL/CSV dataset (prompt and reference fields) to split instead of the log's own records.",
 )
-@click.option(
-    "--train",
-    "train_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Training data.",
-)
-@click.option(
-    "--test", "test_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Test data."
-)
-@click.option(
-    "--test-fraction",
-    default=0.3,
-    show_default=True,
-    type=float,
-    help="Share of the documents held out for testing (seeded, stratified, by document).",
-)
-@click.option(
-    "--metric",
-    help="Scoring: exact, contains, number, json or regex:PATTERN (default: what reproduces the log's "
-    "own verdicts).",
-)
+@task_data_options
 @click.option("--format", "fmt", help="Log format, as in `advisor diagnose --format` (default: detected).")
 @click.option(
     "--pass-threshold", default=0.5, show_default=True, type=float, help="As in `advisor diagnose`."
