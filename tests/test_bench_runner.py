@@ -158,6 +158,15 @@ def test_bad_suites_are_input_errors(tmp_path, text, message):
         load_suite(write(tmp_path, text))
 
 
+def test_a_suite_can_name_user_data_as_a_task(tmp_path):
+    data = tmp_path / "my_data.jsonl"
+    data.write_text('{"question": "q", "answer": "a"}\n')
+    suite = write(tmp_path, f'models = ["m"]\ntasks = ["{data}"]\n[techniques.lora]\n')
+    [cell] = load_suite(suite, known_tasks={"json_extract"}).cells
+    assert cell.task == str(data)
+    assert runner.cell_args(cell)[runner.cell_args(cell).index("--task") + 1] == str(data)
+
+
 def test_bundled_suites_load():
     sizes = {
         name: len(load_suite(name).cells) for name in ("smoke", "quick", "nightly")

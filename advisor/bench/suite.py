@@ -218,7 +218,7 @@ def _technique_cells(
     cells = []
     for model in own.models:
         for task in own.tasks:
-            if known.tasks and task not in known.tasks and not Path(task).is_dir():
+            if known.tasks and task not in known.tasks and not Path(task).exists():
                 raise bad(str(did_you_mean(task, sorted(known.tasks), "task")))
             for seed in own.seeds:
                 cells.append(
