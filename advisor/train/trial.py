@@ -155,14 +155,14 @@ def limits(
     if budget_s is None:
         return train, test, None
     scale = max(1.0, params / 135e6)
+    settings = quick_settings()
+    epochs = {name: settings.get(name, {}).get("epochs", 2) for name, kind in cells if kind in TRAINS}
 
     def cost(n_train: int, n_test: int) -> float:
         total = EVAL_S_PER_DOC * scale * n_test  # the baseline, once (cached)
-        for name, kind in cells:
+        for name, _ in cells:
             total += CELL_OVERHEAD_S + EVAL_S_PER_DOC * scale * n_test
-            if kind in TRAINS:
-                epochs = quick_settings().get(name, {}).get("epochs", 2)
-                total += TRAIN_S_PER_EXAMPLE * scale * n_train * epochs
+            total += TRAIN_S_PER_EXAMPLE * scale * n_train * epochs.get(name, 0)
         return total
 
     fitted_train, fitted_test = train, test
