@@ -383,16 +383,20 @@ def mcnemar(lost: int, gained: int) -> float:
     return float(binomtest(gained, n, 0.5).pvalue)
 
 
+def bootstrap_means(differences: list[float], resamples: int = BOOTSTRAP_RESAMPLES) -> list[float]:
+    """The means of ``resamples`` resamples (with replacement, seeded: reproducible) of the paired
+    differences: what the paired bootstrap's p-value here and ``advisor try``'s intervals come from."""
+    rng = random.Random(0)
+    n = len(differences)
+    return [sum(rng.choices(differences, k=n)) / n for _ in range(resamples)]
+
+
 def paired_bootstrap(differences: list[float], resamples: int = BOOTSTRAP_RESAMPLES) -> float:
     """Two-sided p-value of "the mean paired difference is 0": twice the smaller share of resampled
     means on either side of 0 (each share counted as (k + 1) / (resamples + 1), so never 0)."""
-    rng = random.Random(0)
-    n = len(differences)
-    below = above = 0
-    for _ in range(resamples):
-        mean = sum(rng.choices(differences, k=n)) / n
-        below += mean <= 0
-        above += mean >= 0
+    means = bootstrap_means(differences, resamples)
+    below = sum(mean <= 0 for mean in means)
+    above = sum(mean >= 0 for mean in means)
     return min(1.0, 2 * (min(below, above) + 1) / (resamples + 1))
 
 

@@ -11,7 +11,6 @@ overturned it (a technique advised later that measurably beats one advised earli
 
 from __future__ import annotations
 
-import random
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from advisor.errors import UsageError
 #: the training kinds: they need training documents
 TRAINS = ("peft", "full", "merge")
 MIN_TRAIN = 8
-BOOTSTRAP = 2000
 #: per-cell costs measured on a 2-core CPU with the 135M model (quick suite): used by --time-budget
 CELL_OVERHEAD_S = 25.0
 EVAL_S_PER_DOC = 1.2
@@ -183,20 +181,18 @@ def limits(
 # -- statistics ---------------------------------------------------------------------------------------
 
 
-def paired_interval(
-    before: dict[str, float], after: dict[str, float], iters: int = BOOTSTRAP, seed: int = 0
-) -> tuple[float, float, float, int]:
+def paired_interval(before: dict[str, float], after: dict[str, float]) -> tuple[float, float, float, int]:
     """(mean gain, low, high, n): the 95% paired bootstrap interval of after - before over the documents
-    both have."""
+    both have (the resampling of ``bench compare``'s paired bootstrap)."""
+    from advisor.bench.compare import BOOTSTRAP_RESAMPLES, bootstrap_means
+
     docs = sorted(set(before) & set(after))
     if not docs:
         return float("nan"), float("nan"), float("nan"), 0
     diffs = [after[d] - before[d] for d in docs]
-    mean = sum(diffs) / len(diffs)
-    rng = random.Random(seed)
-    n = len(diffs)
-    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(iters))
-    return mean, means[int(0.025 * iters)], means[min(iters - 1, int(0.975 * iters))], n
+    means = sorted(bootstrap_means(diffs))
+    low, high = means[int(0.025 * BOOTSTRAP_RESAMPLES)], means[int(0.975 * BOOTSTRAP_RESAMPLES) - 1]
+    return sum(diffs) / len(diffs), low, high, len(diffs)
 
 
 def verdict(low: float, high: float) -> str:
