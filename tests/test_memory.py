@@ -412,7 +412,33 @@ def test_optimizers_paged_lion_adafactor() -> None:
     assert opt("lion") == 2 * 10**9  # one state at 2 bytes
     full = estimate(LLAMA_8B, optimizer="adafactor")
     assert 0 < full.optimizer_bytes < 0.01 * estimate(LLAMA_8B, optimizer="adamw").optimizer_bytes
-    assert any("paging" in a for a in estimate(params="1B", optimizer="paged-adamw-8bit").assumptions)
+
+
+def test_lora_on_the_lm_head_adds_hidden_plus_vocab_per_rank() -> None:
+    """torchtune's apply_lora_to_output / PEFT's target_modules=["lm_head"]: one (h + V) x r adapter; the
+    "all" spelling stays PEFT's all-linear (decoder linears only)."""
+    base = estimate(LLAMA_8B, method="lora", rank=8, targets="q,v")
+    head = estimate(LLAMA_8B, method="lora", rank=8, targets="q,v,output")
+    assert head.trainable_params - base.trainable_params == (4096 + 128256) * 8
+    assert (
+        estimate(LLAMA_8B, method="lora", targets="all").trainable_params
+        < estimate(LLAMA_8B, method="lora", targets="all,lm_head").trainable_params
+    )
+
+
+def test_paged_optimizer_states_are_outside_the_allocator_peak() -> None:
+    """bitsandbytes' paged states live in CUDA unified memory: counted as optimizer bytes and as
+    paged_bytes, but not in total_bytes (what an OOM depends on, and what published peaks report)."""
+    common = dict(method="full", batch_size=2, seq_len=512, gradient_checkpointing=True)
+    plain = estimate(LLAMA_8B, optimizer="adamw", **common)
+    paged = estimate(LLAMA_8B, optimizer="paged-adamw-32bit", **common)
+    assert paged.paged_bytes == paged.optimizer_bytes == 2 * 4 * paged.trainable_params
+    assert paged.total_bytes < plain.total_bytes - plain.optimizer_bytes + 10**9
+    assert plain.paged_bytes == 0
+    assert any("unified memory" in a for a in paged.assumptions)
+    # a full fine-tune that does not fit in 48 GB is suggested a paged optimizer, which does fit
+    assert not plain.fits("48GB")
+    assert any(s.startswith("a paged optimizer") for s in plain.suggestions("48GB"))
 
 
 def test_optimizer_in_backward_keeps_the_largest_gradient_only() -> None:

@@ -100,7 +100,10 @@ _HELP_CHOICES = {
 @click.option("--trainable", metavar="N", help="Trainable parameters (for partial).")
 @click.option("--rank", type=click.IntRange(min=1), default=8, show_default=True, help="LoRA rank.")
 @click.option(
-    "--targets", default="q,k,v,o", show_default=True, help=f"LoRA targets from {','.join(TARGETS)}."
+    "--targets",
+    default="q,k,v,o",
+    show_default=True,
+    help=f"LoRA targets from {','.join(TARGETS)},lm_head (alias output); all: every decoder linear.",
 )
 @click.option(
     "--adapter-precision", help="LoRA adapter dtype: fp32, bf16, fp16 (default fp32 on a 16-bit base)."
@@ -299,6 +302,8 @@ def _print_text(est: MemoryEstimate, report: dict[str, Any], gpu_bytes: int | No
     for key in ("kv_cache", "logits"):
         if report[key + "_bytes"]:
             click.echo(f"    {key:<10} {report[key + '_bytes'] / GB:10.2f} GB (in activations)")
+    if report["paged_bytes"]:
+        click.echo(f"    {'paged':<10} {report['paged_bytes'] / GB:10.2f} GB (in optimizer, not in total)")
     if est.adapters:
         a = est.adapters
         click.echo(

@@ -51,6 +51,7 @@ from advisor.memory.units import (
     NF2_NO_DQ_BYTES_PER_PARAM,
     NF4_BYTES_PER_PARAM,
     NF4_NO_DQ_BYTES_PER_PARAM,
+    QUANTISED,
     looks_like_size,
     parse_param_count,
     parse_size,
@@ -177,9 +178,11 @@ def calculate(req: MemoryRequest) -> MemoryEstimate:
     grads, grad_notes = gradients(req, train.count, w.train_bytes, model)
     opt, opt_notes = optimizer_states(req, train.count, w.state_bytes, model)
     w, grads, opt, shard_notes = shard(req, model, w, grads, opt)
-    top = peak(req, model, prec, train.count, w, gradient_bytes=grads, optimizer_bytes=opt)
+    paged, paged_notes = paged_states(req, opt)
+    top = peak(req, model, prec, train.count, w, gradient_bytes=grads, optimizer_bytes=opt - paged)
     adapter_info, adapter_notes = adapter_storage(req, model.n_params, train.lora)
     notes = [*model.notes, *train.notes, *w.notes, *grad_notes, *opt_notes, *shard_notes, *top.notes]
+    notes += [n.format(resident=(top.total + paged) / 10**9) for n in paged_notes]
     return MemoryEstimate(
         total_params=int(model.n_params),
         trainable_params=int(train.count),
@@ -189,6 +192,7 @@ def calculate(req: MemoryRequest) -> MemoryEstimate:
         optimizer_bytes=to_int(opt),
         overhead_bytes=to_int(top.overhead),
         total_bytes=to_int(top.total),
+        paged_bytes=to_int(paged),
         kv_cache_bytes=to_int(top.kv_cache),
         logits_bytes=to_int(top.logits),
         gpus=req.gpus,
@@ -347,10 +351,10 @@ def weights(req: MemoryRequest, model: Model, n_train: int, prec: Precisions) ->
         )
         return Weights(stored + n_train * 4, train_bytes, 4.0, (*notes, note))
     if req.peft_like:
-        note = f"base weights at {req.precision}, trainable values at {prec.adapter_name}"
-    else:
-        note = f"every value at {req.precision} ({prec.value:g} bytes)"
-    return Weights(stored, train_bytes, train_bytes, (*notes, note))
+        notes += (f"base weights at {req.precision}, trainable values at {prec.adapter_name}",)
+    elif not _quantised_inference(req, model):
+        notes += (f"every value at {req.precision} ({prec.value:g} bytes)",)
+    return Weights(stored, train_bytes, train_bytes, notes)
 
 
 def _stored_weights(
@@ -358,11 +362,18 @@ def _stored_weights(
 ) -> tuple[float, float, Notes]:
     """(weight bytes, bytes per trainable value, notes) before any fp32 master copy."""
     M, A, n_params = prec.value, prec.adapter, model.n_params
-    if req.quantised_base:
+    if req.quantised_base or _quantised_inference(req, model):
         return _qlora_weights(req, model, n_train, prec), A, (_qlora_note(req, prec),)
     if req.peft_like or (req.method in ("ia3", "prefix-tuning", "prompt-tuning") and n_train):
         return n_params * M + n_train * A, A, ()
     return n_params * M, M, ()
+
+
+def _quantised_inference(req: MemoryRequest, model: Model) -> bool:
+    """Inference on a quantised model of known shape: laid out as bitsandbytes/HF quantise it (the
+    decoder linears only). With only a parameter count every value is at the precision (the source's
+    arithmetic, ``N x M``)."""
+    return req.method == "inference" and req.precision in QUANTISED and model.shape is not None
 
 
 def _qlora_weights(req: MemoryRequest, model: Model, n_train: int, prec: Precisions) -> float:
@@ -415,10 +426,13 @@ def _qlora_note(req: MemoryRequest, prec: Precisions) -> str:
     }[kind]
     base = _qlora_base_bytes(req, prec)
     upcast = " (prepare_model_for_kbit_training upcasts them to fp32)" if req.upcast else ""
+    who = {"qlora": "QLoRA", "inference": "quantised inference"}.get(
+        req.method, f"{req.method} on a quantised base"
+    )
     return (
-        f"{'QLoRA' if req.method == 'qlora' else req.method + ' on a quantised base'}: decoder linears in "
-        f"{kind} at {_quant_bytes(req):.4f} bytes/param ({scales}), embeddings, norms and lm_head at "
-        f"{base:g} bytes{upcast}, adapters at {prec.adapter:g} bytes"
+        f"{who}: decoder linears in {kind} at {_quant_bytes(req):.4f} bytes/param ({scales}), embeddings, "
+        f"norms and lm_head at {base:g} bytes{upcast}"
+        + ("" if req.method == "inference" else f", adapters at {prec.adapter:g} bytes")
     )
 
 
@@ -465,9 +479,25 @@ def optimizer_states(
     note = f"{req.optimizer}: {k} state(s) per trainable parameter" + (
         f" at {fixed:g} byte(s)" if fixed else ""
     )
-    if req.optimizer.startswith("paged-"):
-        note += "; paging to CPU memory only absorbs spikes, the states' bytes are the same as unpaged"
     return opt, (note,)
+
+
+def paged_states(req: MemoryRequest, optimizer_bytes: float) -> tuple[float, Notes]:
+    """The optimizer bytes that live outside PyTorch's allocator: bitsandbytes' paged optimizers.
+
+    Their states are allocated with ``cudaMallocManaged`` (CUDA unified memory): they stay on the GPU
+    while it has room and are evicted to CPU memory when it does not, so they never cause an out-of-
+    memory error and PyTorch's allocator statistics (``max_memory_allocated``/``reserved``, what
+    published peaks report) do not count them. ``total_bytes`` is the allocator's peak without them.
+    """
+    if not (req.training and req.optimizer.startswith("paged-")) or optimizer_bytes <= 0:
+        return 0.0, ()
+    note = (
+        f"{req.optimizer}: its {optimizer_bytes / 10**9:.2f} GB of states are in CUDA unified memory, "
+        "outside the total (PyTorch's allocator peak): on the GPU while there is room ({resident:.2f} GB "
+        "with them resident), paged to CPU memory otherwise (steps then wait on PCIe)"
+    )
+    return optimizer_bytes, (note,)
 
 
 def _adafactor_states(

@@ -68,6 +68,11 @@ _PHI3_MINI = _llama(32, 3072, 32, 32, 8192, 32064, False)
 
 #: (hub id, shape, published parameter count)
 _TABLE: tuple[tuple[str, ModelShape, int], ...] = (
+    # LLaMA 1 (the QLoRA paper's Guanaco bases), as converted to HF by huggyllama
+    ("huggyllama/llama-7b", _llama(32, 4096, 32, 32, 11008, 32000, False), 6_738_415_616),
+    ("huggyllama/llama-13b", _llama(40, 5120, 40, 40, 13824, 32000, False), 13_015_864_320),
+    ("huggyllama/llama-30b", _llama(60, 6656, 52, 52, 17920, 32000, False), 32_528_943_616),
+    ("huggyllama/llama-65b", _llama(80, 8192, 64, 64, 22016, 32000, False), 65_285_660_672),
     ("meta-llama/Llama-2-7b-hf", _llama(32, 4096, 32, 32, 11008, 32000, False), 6_738_415_616),
     ("meta-llama/Llama-2-13b-hf", _llama(40, 5120, 40, 40, 13824, 32000, False), 13_015_864_320),
     ("meta-llama/Llama-2-70b-hf", _llama(80, 8192, 64, 8, 28672, 32000, False), 68_976_648_192),

@@ -24,6 +24,9 @@ class MemoryEstimate:
     optimizer_bytes: int
     overhead_bytes: int
     total_bytes: int
+    #: optimizer states in CUDA unified memory (paged optimizers): part of optimizer_bytes, not of
+    #: total_bytes; they use the GPU's free memory and page to CPU memory when it runs out
+    paged_bytes: int = 0
     #: parts of activations_bytes: the KV cache (inference) and the logits / loss inputs kept (0: none)
     kv_cache_bytes: int = 0
     logits_bytes: int = 0

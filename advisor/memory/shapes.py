@@ -234,14 +234,14 @@ def parse_targets(targets: str | Iterable[str]) -> tuple[str, ...]:
     out: list[str] = []
     for raw in items:
         t = raw.strip().lower().removesuffix("_proj")
+        t = "lm_head" if t == "output" else t  # torchtune's name for it (apply_lora_to_output)
         if not t:
             continue
-        if t in ("all", "all-linear"):
-            return TARGETS
-        if t not in TARGETS:
-            raise did_you_mean(t, TARGETS, "LoRA target")
-        if t not in out:
-            out.append(t)
+        # "all" is PEFT's "all-linear": every decoder linear, not the lm_head
+        names = TARGETS if t in ("all", "all-linear") else (t,)
+        if t not in (*TARGETS, "lm_head", "all", "all-linear"):
+            raise did_you_mean(t, (*TARGETS, "lm_head"), "LoRA target")
+        out.extend(n for n in names if n not in out)
     if not out:
         raise UsageError("no LoRA targets given (choose from q,k,v,o,gate,up,down)")
     return tuple(out)
@@ -249,19 +249,18 @@ def parse_targets(targets: str | Iterable[str]) -> tuple[str, ...]:
 
 def lora_trainable_params(shape: ModelShape, rank: int, targets: str | Iterable[str] = "q,k,v,o") -> int:
     """Sum over adapted matrices of (d_in + d_out) x r, for every layer (LoRA paper, source 7.4)."""
-    mats = shape.matrices()
+    mats, names = shape.matrices(), parse_targets(targets)
     per_layer = sum(
         (mats[t][0] + mats[t][1]) * rank * (shape.experts if t in MLP_TARGETS else 1)
-        for t in parse_targets(targets)
+        for t in names
         if t in mats
     )
-    return shape.layers * per_layer
+    head = (shape.hidden + shape.vocab) * rank if "lm_head" in names else 0
+    return shape.layers * per_layer + head
 
 
 def lora_matrix_outputs(shape: ModelShape, targets: str | Iterable[str]) -> int:
     """Sum of d_out over the adapted matrices of every layer: DoRA's magnitude vectors."""
-    mats = shape.matrices()
-    per_layer = sum(
-        mats[t][1] * (shape.experts if t in MLP_TARGETS else 1) for t in parse_targets(targets) if t in mats
-    )
-    return shape.layers * per_layer
+    mats, names = shape.matrices(), parse_targets(targets)
+    per_layer = sum(mats[t][1] * (shape.experts if t in MLP_TARGETS else 1) for t in names if t in mats)
+    return shape.layers * per_layer + (shape.vocab if "lm_head" in names else 0)

@@ -58,6 +58,9 @@ def _method_changes(req: MemoryRequest, method: str, precision: str) -> list[Cha
     tries: list[Change] = []
     if req.optimizer in ("adam", "adamw") and method != "inference":
         tries.append(("an 8-bit Adam (adamw-8bit)", {"optimizer": "adamw-8bit"}))
+    if req.optimizer in ("adam", "adamw", "adamw-8bit") and method != "inference":
+        paged = "paged-adamw-8bit" if req.optimizer == "adamw-8bit" else "paged-adamw-32bit"
+        tries.append((f"a paged optimizer ({paged}: its states page to CPU memory)", {"optimizer": paged}))
     if req.mixed_precision:
         tries.append(("pure 16-bit training instead of fp32 master weights", {"mixed_precision": False}))
     if method in ("full", "partial"):
