@@ -452,3 +452,40 @@ def test_confirm_with_nothing_flagged_runs_nothing(store):
         raise AssertionError("nothing should run")
 
     assert confirm(store, compare_runs(store, a, b), Thresholds(), run=never).rerun is None
+
+
+def test_compare_with_history_pools_the_earlier_runs(store):
+    """`bench compare --history`: the latest run against the suite's earlier runs on the same machine.
+    One slow earlier run does not make a normal run look fast or slow; a run far beyond the whole
+    history is a regression, and an injected quality drop is caught against the history too."""
+    from advisor.bench.compare import compare_with_history
+
+    for i, t in enumerate([30.0, 33.0, 29.0, 31.0, 60.0]):  # the last one ran on a busy machine
+        add_run(store, f"h{i}", base(time_s=t))
+    normal = add_run(store, "normal", base(time_s=32.0))
+    comparison = compare_with_history(store, normal)
+    assert comparison is not None and len(comparison.history_runs) == 5
+    assert comparison.reference.startswith("history of 5 runs")
+    assert not comparison.regressions and not comparison.suspects
+    # against the previous run alone, the same run is 47% faster; nothing to flag either way
+    assert not compare_runs(store, store.run("h4"), normal).regressions
+    slow = add_run(store, "slow", base(time_s=90.0))
+    assert any("train_time_s" in why for _, why in compare_with_history(store, slow).regressions)
+    worse = add_run(store, "worse", base(quality=0.3))
+    assert any("quality_after" in why for _, why in compare_with_history(store, worse).regressions)
+
+
+def test_compare_cli_history(store):
+    runner = CliRunner()
+    result = runner.invoke(bench, ["compare", "--history", "--json"])
+    assert result.exit_code != 0  # no runs at all
+    add_run(store, "only", base())
+    result = runner.invoke(bench, ["compare", "--history", "--json"])
+    assert result.exit_code == 0 and "nothing to compare" in result.output
+    add_run(store, "next", base(quality=0.3))
+    result = runner.invoke(bench, ["compare", "--history", "--json"])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["history_runs"] and data["regressions"]
+    result = runner.invoke(bench, ["compare", "only", "next", "--history"])
+    assert result.exit_code == 2 and "at most one run" in result.output

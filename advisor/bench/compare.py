@@ -112,6 +112,16 @@ class Comparison:
     thresholds: Thresholds
 
     same_machine: bool = True
+    #: with ``--history``: the earlier runs (newest first) pooled as the reference; run_a is the newest
+    history_runs: list[int] = field(default_factory=list)
+
+    @property
+    def reference(self) -> str:
+        """What B is compared with, in words."""
+        if self.history_runs:
+            ids = ", ".join(str(r) for r in self.history_runs)
+            return f"history of {len(self.history_runs)} runs ({ids})"
+        return f"run {self.run_a.run_id} ({self.run_a.name})"
 
     @property
     def regressions(self) -> list[tuple[CellDelta, str]]:
@@ -138,6 +148,7 @@ class Comparison:
             "regressions": [{"cell": c.label, "key": c.key, "reason": why} for c, why in self.regressions],
             "suspects": [{"cell": c.label, "key": c.key, "reason": why} for c, why in self.suspects],
             "same_machine": self.same_machine,
+            "history_runs": self.history_runs,
             "cells": [asdict(c) | {"label": c.label} for c in self.cells],
             "only_in_a": self.only_a,
             "only_in_b": self.only_b,
@@ -174,6 +185,42 @@ def compare_runs(
     thresholds = thresholds or Thresholds()
     cells_a = _groups(store.cells(a.run_id, documents=True))
     cells_b = _groups(store.cells(b.run_id, documents=True))
+    return _compare(store, a, b, cells_a, cells_b, thresholds)
+
+
+def history_runs(store: Store, b: RunRecord) -> list[RunRecord]:
+    """The earlier runs of B's suite made on B's kind of machine, newest first (at most HISTORY_RUNS)."""
+    earlier = [r for r in store.runs(b.suite) if r.run_id < b.run_id and same_machine(r, b)]
+    return earlier[:HISTORY_RUNS]
+
+
+def compare_with_history(
+    store: Store, b: RunRecord, thresholds: Thresholds | None = None, runs: list[RunRecord] | None = None
+) -> Comparison | None:
+    """B against its history: each cell's runs in the earlier runs of the suite on the same machine
+    (or ``runs``), pooled as repeats (their mean is the reference, their spread and noise band the noise;
+    quality is paired on the documents they scored, averaged). None when there is no earlier run."""
+    runs = history_runs(store, b) if runs is None else runs
+    if not runs:
+        return None
+    cells_a: dict[str, list[CellRecord]] = {}
+    for run in reversed(runs):  # oldest first: a seed's status is its newest
+        for key, cells in _groups(store.cells(run.run_id, documents=True)).items():
+            cells_a.setdefault(key, []).extend(cells)
+    cells_b = _groups(store.cells(b.run_id, documents=True))
+    comparison = _compare(store, runs[0], b, cells_a, cells_b, thresholds or Thresholds())
+    comparison.history_runs = [r.run_id for r in runs]
+    return comparison
+
+
+def _compare(
+    store: Store,
+    a: RunRecord,
+    b: RunRecord,
+    cells_a: dict[str, list[CellRecord]],
+    cells_b: dict[str, list[CellRecord]],
+    thresholds: Thresholds,
+) -> Comparison:
     same = same_machine(a, b)
     history = _history(store, a, b)
     deltas = []

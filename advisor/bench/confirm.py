@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.bench.compare import Comparison, Thresholds, compare_runs, group_key
+from advisor.bench.compare import Comparison, Thresholds, compare_runs, compare_with_history, group_key
 from advisor.bench.store.engine import CellRecord, RunRecord, Store
 from advisor.bench.suite import Cell, Suite
 from advisor.errors import AdvisorError
@@ -83,7 +83,12 @@ def confirm(
         cells=cells,
     )
     summary = run(suite, store, jobs=jobs, progress=progress)
-    again = compare_runs(store, comparison.run_a, summary.run, thresholds)
+    if comparison.history_runs:  # the re-run faces the same reference as the run it re-checks
+        reference = [store.run(str(r)) for r in comparison.history_runs]
+        again = compare_with_history(store, summary.run, thresholds, reference)
+        assert again is not None
+    else:
+        again = compare_runs(store, comparison.run_a, summary.run, thresholds)
     regressed_again = {cell.key: whys for cell in again.cells if (whys := cell.regressions)}
     out = Confirmation(rerun=summary.run)
     for cell, why in comparison.regressions + comparison.suspects:

@@ -161,6 +161,13 @@ def run_command(suite, db, resume, retry_failed, shard, run_name, jobs, quiet, d
     "to be a regression), and of the rank test where both runs have repeats.",
 )
 @click.option(
+    "--history",
+    "with_history",
+    is_flag=True,
+    help="Compare one run (RUN_A, default: the latest) with its history instead of one earlier run: the "
+    "suite's last 8 runs on the same kind of machine, pooled as repeats.",
+)
+@click.option(
     "--confirm",
     is_flag=True,
     help="Re-run the regressed and suspect cells on the current code (a run of the suite SUITE:confirm) "
@@ -171,7 +178,18 @@ def run_command(suite, db, resume, retry_failed, shard, run_name, jobs, quiet, d
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 def compare_command(
-    run_a, run_b, db, suite, quality_drop, time_growth, memory_growth, alpha, confirm, jobs, as_json
+    run_a,
+    run_b,
+    db,
+    suite,
+    quality_drop,
+    time_growth,
+    memory_growth,
+    alpha,
+    with_history,
+    confirm,
+    jobs,
+    as_json,
 ):
     """Per-cell deltas between RUN_A and RUN_B (ids or names); exit 1 when a cell regressed.
 
@@ -182,18 +200,30 @@ def compare_command(
     "suspect" (listed, exit 0); runs on different machines do not compare timings.
 
     Without runs: the last two runs of the same suite. With one run: that run and the one before it.
+    With --history: the run (default: the latest) against its suite's earlier runs on the same machine.
     """
-    from advisor.bench.compare import Thresholds, compare_runs, pick_runs
+    from advisor.bench.compare import Thresholds, compare_runs, compare_with_history, pick_runs
     from advisor.bench.store.engine import Store
+    from advisor.errors import UsageError
 
+    if with_history and run_b is not None:
+        raise click.UsageError("--history compares one run with its history: give at most one run")
     with Store(db) as store:
-        pair = pick_runs(store, run_a, run_b, suite)
-        if pair is None:
-            note = "nothing to compare: the suite has only one run"
+        thresholds = Thresholds(quality_drop, time_growth, memory_growth, alpha)
+        if with_history:
+            latest = store.runs(suite, limit=1) if run_a is None else [store.run(run_a)]
+            if not latest:
+                raise UsageError(f"no runs{f' of suite {suite!r}' if suite else ''} in {store.safe_url}")
+            comparison = compare_with_history(store, latest[0], thresholds)
+        else:
+            pair = pick_runs(store, run_a, run_b, suite)
+            comparison = compare_runs(store, *pair, thresholds) if pair is not None else None
+        if comparison is None:
+            note = "nothing to compare: the suite has only one run" + (
+                " on this kind of machine" if with_history else ""
+            )
             _emit({"regressions": [], "note": note}) if as_json else click.echo(note, err=True)
             return
-        thresholds = Thresholds(quality_drop, time_growth, memory_growth, alpha)
-        comparison = compare_runs(store, *pair, thresholds)
         confirmation = None
         if confirm:
             from advisor.bench.confirm import confirm as confirm_cells
@@ -232,7 +262,7 @@ def _print_comparison(c) -> None:
 
     shown = [metric(name) for name in ("quality_after", "train_time_s", "peak_memory_bytes")]
     console = Console()
-    table = Table(title=f"run {c.run_a.run_id} ({c.run_a.name}) -> run {c.run_b.run_id} ({c.run_b.name})")
+    table = Table(title=f"{c.reference} -> run {c.run_b.run_id} ({c.run_b.name})")
     # Quality scores go by their metric name (as in the report), the others by their label.
     for col in ("cell", "status", *(m.name if m.family == "quality" else m.label for m in shown), "verdict"):
         table.add_column(col)
