@@ -17,6 +17,7 @@ from advisor.bench.store.engine import CellOutcome, Store, migrate, now, resolve
 from advisor.bench.store.models import CellStatus, DocumentModel, MetricModel, RunModel, SchemaVersionModel
 from advisor.bench.suite import Cell
 from advisor.errors import InputError, UsageError
+from advisor.train.metrics import LATENCY_NEW_TOKENS
 
 PG_ENV = "ADVISOR_TEST_PG_URL"
 
@@ -430,12 +431,16 @@ def test_latency_is_the_median_of_five_timed_generations(monkeypatch):
 
         def generate(self, **kwargs):
             self.calls += 1
+            self.lengths.append(kwargs["max_new_tokens"])
 
     ticks = iter([0.0, 0.0, 0.010, 0.0, 0.012, 0.0, 0.500, 0.0, 0.011, 0.0, 0.010])  # warm-up: one tick
     monkeypatch.setattr("advisor.train.loop.chat_prompt", lambda tok, prompt: prompt)
     model = Model()
+    model.lengths = []
     median, spread = cell.latency_stats(model, Tok(), clock=lambda: next(ticks))
     assert model.calls == 6  # a warm-up and five timed calls
+    # the warm-up only has to run the prefill and a decoding step; the timed calls generate in full
+    assert model.lengths[0] < model.lengths[1] == LATENCY_NEW_TOKENS and len(set(model.lengths[1:])) == 1
     assert median == pytest.approx(11.0) and spread == pytest.approx(490.0)
 
 

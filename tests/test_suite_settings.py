@@ -57,3 +57,25 @@ def test_typed_suite_values_are_accepted(tmp_path):
 @pytest.mark.parametrize("name", ["smoke", "quick", "nightly", "every-technique"])
 def test_bundled_suites_use_valid_settings(name):
     assert load_suite(name).cells
+
+
+def test_the_evaluation_batch_size_reaches_the_cell_but_not_its_identity(tmp_path):
+    """`batch_size` is how a cell is run (like its time limit), not what it is: the cell's hash, and so
+    its history in the store, stay the same when a suite tunes it."""
+    from advisor.bench.runner import cell_args
+
+    body = (
+        'name = "s"\nmodels = ["smollm2-135m-instruct"]\ntasks = ["json_extract"]\n{}[techniques.prompting]\n'
+    )
+    plain, batched = tmp_path / "a.toml", tmp_path / "b.toml"
+    plain.write_text(body.format(""))
+    batched.write_text(body.format("batch_size = 32\n"))
+    (a,) = load_suite(plain).cells
+    (b,) = load_suite(batched).cells
+    args = cell_args(b)
+    assert args[args.index("--batch-size") + 1] == "32" and "--batch-size" not in cell_args(a)
+    assert a.config_hash == b.config_hash
+    bad = tmp_path / "c.toml"
+    bad.write_text(body.format("batch_size = 0\n"))
+    with pytest.raises(InputError, match="batch_size"):
+        load_suite(bad)

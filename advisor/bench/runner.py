@@ -58,6 +58,8 @@ def cell_args(cell: Cell) -> list[str]:
             args += [f"--{key.replace('_', '-')}", str(value)]
         else:
             args += ["--set", f"{key}={_setting_text(value)}"]
+    if cell.batch_size:
+        args += ["--batch-size", str(cell.batch_size)]
     return [*args, "--json"]
 
 

@@ -11,6 +11,7 @@ A suite file looks like::
     train_limit = 32                    # training examples (--train-limit)
     eval_limit = 16                     # evaluation examples (--eval-limit)
     gpus = 1                            # > 1: the cell is launched through `accelerate launch`
+    batch_size = 32                     # evaluation batch (--batch-size; default 8)
 
     [techniques.prompting]
     [techniques.lora]
@@ -19,8 +20,8 @@ A suite file looks like::
     settings = { r = 8, lr = 1e-3 }     # passed as --set key=value
 
 A cell is identified by the hash of its configuration (model name, task, technique, settings with the
-limits, seed); the time limit, the GPU count and a model's path are not part of it, so a cell keeps its
-identity across machines.
+limits, seed); the time limit, the GPU count, the evaluation batch size and a model's path are not part
+of it, so a cell keeps its identity across machines (and its history when the batch size is tuned).
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ from advisor.errors import AdvisorError, InputError, UsageError, did_you_mean
 #: Suites that ship inside the package: ``advisor bench run smoke`` finds ``advisor/bench/suites/smoke.toml``.
 BUNDLED_SUITES_DIR = Path(str(files("advisor.bench") / "suites"))
 
-_CELL_OPTIONS = {"time_limit_s": (int, float), "train_limit": int, "eval_limit": int, "gpus": int}
+_CELL_OPTIONS = {
+    "time_limit_s": (int, float),
+    "train_limit": int,
+    "eval_limit": int,
+    "gpus": int,
+    "batch_size": int,
+}
 _TOP_KEYS = {"name", "description", "models", "tasks", "seeds", "techniques", *_CELL_OPTIONS}
 _TECHNIQUE_KEYS = {"models", "tasks", "seeds", "settings", *_CELL_OPTIONS}
 DEFAULT_TIME_LIMIT_S = 3600.0
@@ -63,6 +70,8 @@ class Cell:
     model_path: str | None = None
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
     gpus: int = 1
+    #: evaluation batch size (``advisor run --batch-size``); None: its default
+    batch_size: int | None = None
 
     def config(self) -> dict[str, Any]:
         """What identifies the cell (and what its hash covers)."""
@@ -231,6 +240,7 @@ def _technique_cells(
                         model_path=model.path,
                         time_limit_s=float(options.get("time_limit_s", DEFAULT_TIME_LIMIT_S)),
                         gpus=int(options.get("gpus", 1)),
+                        batch_size=options.get("batch_size"),
                     )
                 )
     return cells

@@ -92,7 +92,7 @@ def _read_cache(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _baseline_key(model_dir: str, task: str, limit: int | None) -> str:
+def _baseline_key(model_dir: str, task: str, limit: int | None, batch_size: int) -> str:
     import lm_eval
 
     stamp = ""
@@ -100,13 +100,16 @@ def _baseline_key(model_dir: str, task: str, limit: int | None) -> str:
         p = Path(model_dir) / name
         if p.exists():
             stamp += f"{p.stat().st_size}:{int(p.stat().st_mtime)}"
-    # "documents": entries from before per-document scores were cached are not used
-    raw = json.dumps([str(model_dir), stamp, task, limit, lm_eval.__version__, "documents"])
+    # "documents": entries from before per-document scores were cached are not used; the batch size is
+    # part of the key because padding a batch can move a greedy answer by a rounding error
+    raw = json.dumps([str(model_dir), stamp, task, limit, batch_size, lm_eval.__version__, "documents"])
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 #: timed generations after the warm-up; the latency is their median, their spread is stored beside it
 LATENCY_REPEATS = 5
+#: tokens of the warm-up generation: enough to run the prefill and the decoding step once each
+LATENCY_WARMUP_TOKENS = 4
 
 
 def latency_stats(
@@ -129,11 +132,12 @@ def latency_stats(
         for i in range(repeats + 1):
             prompt = LATENCY_PROMPTS[i % len(LATENCY_PROMPTS)]
             ids = tokenizer(chat_prompt(tokenizer, prompt), return_tensors="pt").to(device)
+            n = new_tokens if i else min(new_tokens, LATENCY_WARMUP_TOKENS)
             started = clock()
             model.generate(
                 **ids,
-                max_new_tokens=new_tokens,
-                min_new_tokens=new_tokens,
+                max_new_tokens=n,
+                min_new_tokens=n,
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
             )
@@ -246,7 +250,7 @@ def _baseline(
     holds this model, task and limit."""
     from advisor.train.evaluate import evaluate
 
-    cache_file, key = _baseline_cache(), _baseline_key(model_dir, loaded.name, req.eval_limit)
+    cache_file, key = _baseline_cache(), _baseline_key(model_dir, loaded.name, req.eval_limit, req.batch_size)
     cache = _read_cache(cache_file) if req.use_cache else {}
     if key in cache:
         result["documents"]["before"] = cache[key].get("documents", {})

@@ -55,7 +55,9 @@ def load_task(spec: Any, workdir: Path | None = None, train_limit: int | None = 
         include = materialize_tasks(workdir / "tasks", [str(spec.path)])
     from lm_eval.tasks import TaskManager
 
-    manager = TaskManager(include_path=str(include))
+    # lm-eval's own task index (thousands of YAMLs, ~14 s on 2 cores) is only read for a user's YAML,
+    # which may name lm-eval's tasks or groups; a bundled or generated task stands alone.
+    manager = TaskManager(include_path=str(include), include_defaults=yaml_file is not None)
     try:
         task = manager.load_task_or_group([name])[name]
     except KeyError:

@@ -68,12 +68,15 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def quick_settings() -> dict[str, dict[str, Any]]:
-    """The quick suite's settings per technique (sized for a CPU): what ``try`` trains with."""
+def _quick_suite() -> dict[str, Any]:
     from advisor.bench.suite import resolve_suite_path
 
-    data = tomllib.loads(resolve_suite_path("quick").read_text(encoding="utf-8"))
-    return {name: dict(t.get("settings", {})) for name, t in data.get("techniques", {}).items()}
+    return tomllib.loads(resolve_suite_path("quick").read_text(encoding="utf-8"))
+
+
+def quick_settings() -> dict[str, dict[str, Any]]:
+    """The quick suite's settings per technique (sized for a CPU): what ``try`` trains with."""
+    return {name: dict(t.get("settings", {})) for name, t in _quick_suite().get("techniques", {}).items()}
 
 
 def choose(
@@ -318,6 +321,7 @@ def run_try(req: TryRequest, registry: Any = None, note: Any = None) -> dict[str
     from advisor.bench.suite import Cell, Suite
 
     settings = quick_settings()
+    batch_size = _quick_suite().get("batch_size")  # the quick suite's evaluation batch
     cells = [
         Cell(
             model=req.model,
@@ -326,6 +330,7 @@ def run_try(req: TryRequest, registry: Any = None, note: Any = None) -> dict[str
             seed=req.seed,
             settings={**settings.get(name, {}), "train_limit": n_train, "eval_limit": n_test},
             time_limit_s=3600.0,
+            batch_size=batch_size,
         )
         for name, _ in chosen
     ]
