@@ -172,11 +172,16 @@ def pick_runs(
         b = store.run(run_a)
         earlier = [r for r in store.runs(b.suite) if r.run_id < b.run_id]
         return (earlier[0], b) if earlier else None
+    runs = store.runs(latest_run(store, suite).suite, limit=2)
+    return (runs[1], runs[0]) if len(runs) == 2 else None
+
+
+def latest_run(store: Store, suite: str | None = None) -> RunRecord:
+    """The newest run (of ``suite``); a UsageError when there is none."""
     latest = store.runs(suite, limit=1)
     if not latest:
         raise UsageError(f"no runs{f' of suite {suite!r}' if suite else ''} in {store.safe_url}")
-    runs = store.runs(latest[0].suite, limit=2)
-    return (runs[1], runs[0]) if len(runs) == 2 else None
+    return latest[0]
 
 
 def compare_runs(

@@ -202,19 +202,16 @@ def compare_command(
     Without runs: the last two runs of the same suite. With one run: that run and the one before it.
     With --history: the run (default: the latest) against its suite's earlier runs on the same machine.
     """
-    from advisor.bench.compare import Thresholds, compare_runs, compare_with_history, pick_runs
+    from advisor.bench.compare import Thresholds, compare_runs, compare_with_history, latest_run, pick_runs
     from advisor.bench.store.engine import Store
-    from advisor.errors import UsageError
 
     if with_history and run_b is not None:
         raise click.UsageError("--history compares one run with its history: give at most one run")
     with Store(db) as store:
         thresholds = Thresholds(quality_drop, time_growth, memory_growth, alpha)
         if with_history:
-            latest = store.runs(suite, limit=1) if run_a is None else [store.run(run_a)]
-            if not latest:
-                raise UsageError(f"no runs{f' of suite {suite!r}' if suite else ''} in {store.safe_url}")
-            comparison = compare_with_history(store, latest[0], thresholds)
+            run = latest_run(store, suite) if run_a is None else store.run(run_a)
+            comparison = compare_with_history(store, run, thresholds)
         else:
             pair = pick_runs(store, run_a, run_b, suite)
             comparison = compare_runs(store, *pair, thresholds) if pair is not None else None

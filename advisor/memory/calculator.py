@@ -178,11 +178,17 @@ def calculate(req: MemoryRequest) -> MemoryEstimate:
     grads, grad_notes = gradients(req, train.count, w.train_bytes, model)
     opt, opt_notes = optimizer_states(req, train.count, w.state_bytes, model)
     w, grads, opt, shard_notes = shard(req, model, w, grads, opt)
-    paged, paged_notes = paged_states(req, opt)
+    paged = paged_states(req, opt)
     top = peak(req, model, prec, train.count, w, gradient_bytes=grads, optimizer_bytes=opt - paged)
     adapter_info, adapter_notes = adapter_storage(req, model.n_params, train.lora)
     notes = [*model.notes, *train.notes, *w.notes, *grad_notes, *opt_notes, *shard_notes, *top.notes]
-    notes += [n.format(resident=(top.total + paged) / 10**9) for n in paged_notes]
+    if paged:
+        notes.append(
+            f"{req.optimizer}: its {paged / 10**9:.2f} GB of states are in CUDA unified memory, outside the "
+            "total (PyTorch's allocator peak): on the GPU while there is room "
+            f"({(top.total + paged) / 10**9:.2f} GB with them resident), paged to CPU memory otherwise "
+            "(steps then wait on PCIe)"
+        )
     return MemoryEstimate(
         total_params=int(model.n_params),
         trainable_params=int(train.count),
@@ -482,7 +488,7 @@ def optimizer_states(
     return opt, (note,)
 
 
-def paged_states(req: MemoryRequest, optimizer_bytes: float) -> tuple[float, Notes]:
+def paged_states(req: MemoryRequest, optimizer_bytes: float) -> float:
     """The optimizer bytes that live outside PyTorch's allocator: bitsandbytes' paged optimizers.
 
     Their states are allocated with ``cudaMallocManaged`` (CUDA unified memory): they stay on the GPU
@@ -490,14 +496,9 @@ def paged_states(req: MemoryRequest, optimizer_bytes: float) -> tuple[float, Not
     memory error and PyTorch's allocator statistics (``max_memory_allocated``/``reserved``, what
     published peaks report) do not count them. ``total_bytes`` is the allocator's peak without them.
     """
-    if not (req.training and req.optimizer.startswith("paged-")) or optimizer_bytes <= 0:
-        return 0.0, ()
-    note = (
-        f"{req.optimizer}: its {optimizer_bytes / 10**9:.2f} GB of states are in CUDA unified memory, "
-        "outside the total (PyTorch's allocator peak): on the GPU while there is room ({resident:.2f} GB "
-        "with them resident), paged to CPU memory otherwise (steps then wait on PCIe)"
-    )
-    return optimizer_bytes, (note,)
+    if not (req.training and req.optimizer.startswith("paged-")):
+        return 0.0
+    return max(0.0, optimizer_bytes)
 
 
 def _adafactor_states(

@@ -74,9 +74,10 @@ def _quick_suite() -> dict[str, Any]:
     return tomllib.loads(resolve_suite_path("quick").read_text(encoding="utf-8"))
 
 
-def quick_settings() -> dict[str, dict[str, Any]]:
+def quick_settings(suite: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """The quick suite's settings per technique (sized for a CPU): what ``try`` trains with."""
-    return {name: dict(t.get("settings", {})) for name, t in _quick_suite().get("techniques", {}).items()}
+    suite = _quick_suite() if suite is None else suite
+    return {name: dict(t.get("settings", {})) for name, t in suite.get("techniques", {}).items()}
 
 
 def choose(
@@ -320,8 +321,8 @@ def run_try(req: TryRequest, registry: Any = None, note: Any = None) -> dict[str
     from advisor.bench.store.engine import Store
     from advisor.bench.suite import Cell, Suite
 
-    settings = quick_settings()
-    batch_size = _quick_suite().get("batch_size")  # the quick suite's evaluation batch
+    quick = _quick_suite()
+    settings, batch_size = quick_settings(quick), quick.get("batch_size")  # and its evaluation batch
     cells = [
         Cell(
             model=req.model,
