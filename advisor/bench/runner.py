@@ -70,11 +70,13 @@ def cell_command(cell: Cell) -> list[str]:
     if cell.gpus > 1:
         if not advisor:
             base = ["-m", "advisor.cli"]
+        config = ["--config_file", cell.accelerate_config] if cell.accelerate_config else ["--multi_gpu"]
         return [
             _script("accelerate") or "accelerate",
             "launch",
             "--num_processes",
             str(cell.gpus),
+            *config,
             *base,
             "run",
             *cell_args(cell),
@@ -117,7 +119,8 @@ _PREEXEC = _die_with_parent()
 
 
 def cell_env(jobs: int = 1) -> dict[str, str]:
-    """The environment of a cell: the CPU cores shared out between the cells that run at once.
+    """The environment of a cell: the CPU cores shared out between the ``jobs`` processes that run at
+    once (cells, and the processes of a launched cell).
 
     PyTorch's OpenMP threads busy-wait for each other; with more threads than free cores a
     135M model's generation was measured 25x slower (2 threads beside one other busy process).
@@ -143,7 +146,7 @@ def run_cell(cell: Cell, jobs: int = 1) -> CellOutcome:
             stderr=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=_PREEXEC,
-            env=cell_env(jobs),
+            env=cell_env(jobs * max(1, cell.gpus)),  # a launched cell's processes share the cores
         )
     except OSError as exc:
         return CellOutcome(

@@ -11,6 +11,8 @@ A suite file looks like::
     train_limit = 32                    # training examples (--train-limit)
     eval_limit = 16                     # evaluation examples (--eval-limit)
     gpus = 1                            # > 1: the cell is launched through `accelerate launch`
+    accelerate_config = "fsdp.yaml"     # gpus > 1: `accelerate launch --config_file` (else DDP;
+                                        # relative to the suite file; $VARS expanded)
     batch_size = 32                     # evaluation batch (--batch-size; default 8)
 
     [techniques.prompting]
@@ -20,8 +22,9 @@ A suite file looks like::
     settings = { r = 8, lr = 1e-3 }     # passed as --set key=value
 
 A cell is identified by the hash of its configuration (model name, task, technique, settings with the
-limits, seed); the time limit, the GPU count, the evaluation batch size and a model's path are not part
-of it, so a cell keeps its identity across machines (and its history when the batch size is tuned).
+limits, seed); the time limit, the GPU count and launcher config, the evaluation batch size and a
+model's path are not part of it, so a cell keeps its identity across machines (and its history when
+the batch size is tuned).
 """
 
 from __future__ import annotations
@@ -47,8 +50,19 @@ _CELL_OPTIONS = {
     "gpus": int,
     "batch_size": int,
 }
-_TOP_KEYS = {"name", "description", "models", "tasks", "seeds", "techniques", *_CELL_OPTIONS}
-_TECHNIQUE_KEYS = {"models", "tasks", "seeds", "settings", *_CELL_OPTIONS}
+#: the one cell option that is text: an accelerate config file (FSDP, DeepSpeed...) for cells with gpus > 1
+ACCELERATE_CONFIG = "accelerate_config"
+_TOP_KEYS = {
+    "name",
+    "description",
+    "models",
+    "tasks",
+    "seeds",
+    "techniques",
+    ACCELERATE_CONFIG,
+    *_CELL_OPTIONS,
+}
+_TECHNIQUE_KEYS = {"models", "tasks", "seeds", "settings", ACCELERATE_CONFIG, *_CELL_OPTIONS}
 DEFAULT_TIME_LIMIT_S = 3600.0
 
 
@@ -72,6 +86,8 @@ class Cell:
     gpus: int = 1
     #: evaluation batch size (``advisor run --batch-size``); None: its default
     batch_size: int | None = None
+    #: ``accelerate launch --config_file`` of a cell with gpus > 1 (FSDP, DeepSpeed...); None: DDP
+    accelerate_config: str | None = None
 
     def config(self) -> dict[str, Any]:
         """What identifies the cell (and what its hash covers)."""
@@ -166,14 +182,14 @@ def parse_suite(
         tasks=[_str(t, "tasks", bad) for t in _list(data, "tasks", bad, required=True)],
         seeds=[_int(s, "seeds", bad) for s in _list(data, "seeds", bad)] or [0],
     )
-    defaults = _cell_options(data, bad, "")
+    defaults = _cell_options(data, bad, "", path)
     techniques = data.get("techniques")
     if not isinstance(techniques, dict) or not techniques:
         raise bad("needs at least one [techniques.NAME] table")
     known = _Known.of(registry, known_techniques, known_tasks)
     cells: list[Cell] = []
     for technique, spec in techniques.items():
-        cells += _technique_cells(technique, spec, axes, defaults, known, where, bad)
+        cells += _technique_cells(technique, spec, axes, defaults, known, where, bad, path)
     _check_unique(cells, bad)
     return Suite(name=name, path=path, description=str(data.get("description", "")), cells=cells)
 
@@ -209,7 +225,14 @@ class _Known:
 
 
 def _technique_cells(
-    technique: str, spec: Any, axes: _Axes, defaults: dict[str, Any], known: _Known, where: str, bad
+    technique: str,
+    spec: Any,
+    axes: _Axes,
+    defaults: dict[str, Any],
+    known: _Known,
+    where: str,
+    bad,
+    where_file: Path | None = None,
 ) -> list[Cell]:
     """The cells of one ``[techniques.NAME]`` table."""
     if known.techniques and technique not in known.techniques:
@@ -217,7 +240,9 @@ def _technique_cells(
     if not isinstance(spec, dict):
         raise bad(f"[techniques.{technique}] must be a table")
     _check_keys(spec, _TECHNIQUE_KEYS, f"{where} [techniques.{technique}]")
-    options = {**defaults, **_cell_options(spec, bad, f"[techniques.{technique}] ")}
+    options = {**defaults, **_cell_options(spec, bad, f"[techniques.{technique}] ", where_file)}
+    if options.get(ACCELERATE_CONFIG) and int(options.get("gpus", 1)) < 2:
+        raise bad(f"[techniques.{technique}] '{ACCELERATE_CONFIG}' launches several processes: set gpus > 1")
     settings = _technique_settings(technique, spec, options, known, bad)
     own = _Axes(
         models=[_model(m, bad) for m in spec["models"]] if "models" in spec else axes.models,
@@ -241,6 +266,7 @@ def _technique_cells(
                         time_limit_s=float(options.get("time_limit_s", DEFAULT_TIME_LIMIT_S)),
                         gpus=int(options.get("gpus", 1)),
                         batch_size=options.get("batch_size"),
+                        accelerate_config=options.get(ACCELERATE_CONFIG),
                     )
                 )
     return cells
@@ -333,8 +359,10 @@ def _model(value: Any, bad) -> Model:
     raise bad(f"a model is a name or a table {{ name = ..., path = ... }}, not {value!r}")
 
 
-def _cell_options(table: dict[str, Any], bad, where: str) -> dict[str, Any]:
-    options = {}
+def _cell_options(table: dict[str, Any], bad, where: str, suite_file: Path | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if ACCELERATE_CONFIG in table:
+        options[ACCELERATE_CONFIG] = _accelerate_config(table[ACCELERATE_CONFIG], bad, where, suite_file)
     for key, types in _CELL_OPTIONS.items():
         if key not in table:
             continue
@@ -343,3 +371,17 @@ def _cell_options(table: dict[str, Any], bad, where: str) -> dict[str, Any]:
             raise bad(f"{where}'{key}' must be a positive number, not {value!r}")
         options[key] = value
     return options
+
+
+def _accelerate_config(value: Any, bad, where: str, suite_file: Path | None) -> str:
+    """The launcher config a suite names: $VARS expanded, relative to the suite file, and present."""
+    if not isinstance(value, str) or not value:
+        raise bad(
+            f"{where}'{ACCELERATE_CONFIG}' must be the path of an accelerate config file, not {value!r}"
+        )
+    path = Path(os.path.expandvars(value)).expanduser()
+    if not path.is_absolute() and suite_file is not None:
+        path = suite_file.parent / path
+    if not path.is_file():
+        raise bad(f"{where}'{ACCELERATE_CONFIG}' file {str(path)!r} does not exist")
+    return str(path.resolve())

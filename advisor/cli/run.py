@@ -114,6 +114,8 @@ def run_command(
         task_options=options,
     )
     result = R.run(req, registry_of())
+    if result is None:  # a helper process of `accelerate launch`: the main process reports
+        return
     for note in result.get("notes") or ():
         click.echo(f"note: {note}", err=True)
     if as_json:

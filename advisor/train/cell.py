@@ -61,7 +61,17 @@ def parse_sets(items: tuple[str, ...] | list[str]) -> dict[str, str]:
 def _device() -> str:
     import torch
 
+    from advisor.train import distributed
+
+    launched = distributed.session()
+    if launched is not None:  # the launcher placed this process (its own GPU, or the CPU)
+        return str(launched.accelerator.device.type)
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _changes_weights(technique: Any) -> bool:
+    """Whether applying the technique trains or changes the model (not prompting or retrieval)."""
+    return technique.kind not in ("prompting", "retrieval")
 
 
 def _peak_memory(device: str) -> int:
@@ -153,8 +163,13 @@ def latency_ms(model: Any, tokenizer: Any, new_tokens: int = LATENCY_NEW_TOKENS)
     return latency_stats(model, tokenizer, new_tokens)[0]
 
 
-def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
-    """Run one cell; returns the JSON-ready result (the contract of ``advisor run --json``)."""
+def run(req: RunRequest, registry: Any = None) -> dict[str, Any] | None:
+    """Run one cell; returns the JSON-ready result (the contract of ``advisor run --json``).
+
+    Under ``accelerate launch`` only the main process returns a result; the others take part in
+    training and return None (see ``advisor.train.distributed``)."""
+    from advisor.train import distributed
+
     if registry is None:
         from advisor.plugins import get_registry
 
@@ -181,15 +196,36 @@ def run(req: RunRequest, registry: Any = None) -> dict[str, Any]:
         "documents": {},
         "notes": list(getattr(task, "notes", ())),
     }
+    launched = distributed.session()
+    if launched is not None:
+        result["processes"] = launched.processes
+        result["engine"] = launched.engine
     device = _device()
     with tempfile.TemporaryDirectory(prefix="advisor-run-") as tmp:
         env = Environment(device=device, workdir=Path(tmp), seed=req.seed, progress=req.progress)
         reason = technique.skip_reason(env)
         if reason:
             result.update(status="skipped", reason=reason)
-            return result
+            return None if distributed.is_helper() else result
+        if distributed.is_helper():
+            _help_train(req, technique, settings, env, task)
+            return None
         result["metrics"] = _measure(req, technique, settings, env, result, task)
     return result
+
+
+def _help_train(
+    req: RunRequest, technique: Any, settings: dict[str, Any], env: Environment, task: Any
+) -> None:
+    """A launched process other than the main one: load, and take part in the technique's training
+    (nothing to do for a technique that does not change the weights)."""
+    if not _changes_weights(technique):
+        return
+    from advisor.train.evaluate import load_task
+
+    loaded = load_task(task, env.workdir, req.train_limit)
+    model, tokenizer = _load_model(req, env.device)
+    _apply(technique, model, tokenizer, loaded, settings, env)
 
 
 #: What the measuring functions return: metric name -> value. Every name must be in
@@ -348,7 +384,7 @@ def _peak(device: str) -> Metrics:
 def _save(system: System, technique: Any, req: RunRequest, workdir: Path) -> int | None:
     """Save what the technique produced (PEFT adapters in PEFT's format); returns its size on disk."""
     model = system.model
-    if technique.kind in ("prompting", "retrieval"):
+    if not _changes_weights(technique):
         return 0
     target = (req.save / "adapter") if req.save else (workdir / "adapter")
     if hasattr(model, "peft_config"):

@@ -165,11 +165,14 @@ def weighted_loss(model: Any, ids: Any, mask: Any, weights: Any) -> Any:
 def train(
     model: Any, tokenizer: Any, rows: list[dict[str, str]], cfg: TrainConfig, env: Any = None
 ) -> TrainStats:
-    """Train ``model``'s trainable parameters on ``rows`` ({"prompt", "target"}); returns the stats."""
+    """Train ``model``'s trainable parameters on ``rows`` ({"prompt", "target"}) in place; returns the
+    stats. Under ``accelerate launch`` every process trains its share of each batch (see
+    ``advisor.train.distributed``) and the stats count all of them."""
     import torch
 
-    device = next(model.parameters()).device
-    cuda = device.type == "cuda"
+    from advisor.train import distributed
+
+    dist = distributed.session()
     seed_everything(cfg.seed)
     rows = list(rows)
     random.Random(cfg.seed).shuffle(rows)
@@ -179,25 +182,20 @@ def train(
     train_ex = encode_examples(tokenizer, train_rows, cfg.max_length)
     val_ex = encode_examples(tokenizer, val_rows, cfg.max_length)
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise RuntimeError("the technique left no trainable parameters")
-    if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if hasattr(model, "enable_input_require_grads"):
-            model.enable_input_require_grads()
-    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
+    _ready(model, cfg)
+    home = next(model.parameters()).device
     per_epoch = math.ceil(len(train_ex) / (cfg.batch_size * cfg.grad_accum))
     total_steps = cfg.max_steps or per_epoch * cfg.epochs
-    warmup = min(cfg.warmup_steps, max(total_steps // 10, 1))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / max(total_steps, 1)) + 1e-3
-    )
+    work, optimizer, scheduler = _engine(model, cfg, total_steps, dist)
+    device = dist.accelerator.device if dist is not None else home
+    cuda = device.type == "cuda"
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else _null()
 
+    batch = _Batch(train_ex, pad_id, cfg.prompt_loss_weight, device, autocast)
     stats = TrainStats()
-    model.train()
-    progress = _progress(total_steps, getattr(env, "progress", True))
+    work.train()
+    show = getattr(env, "progress", True) and (dist is None or dist.is_main)
+    progress = _progress(total_steps, show)
     started = time.perf_counter()
     order = list(range(len(train_ex)))
     rng = random.Random(cfg.seed)
@@ -212,16 +210,12 @@ def train(
             for start in range(0, len(batches), cfg.grad_accum):
                 group = batches[start : start + cfg.grad_accum]
                 optimizer.zero_grad(set_to_none=True)
-                step_loss = 0.0
-                for idx in group:
-                    ids, mask, w = _batch([train_ex[i] for i in idx], pad_id, cfg.prompt_loss_weight, device)
-                    with autocast:
-                        loss = weighted_loss(model, ids, mask, w) / len(group)
-                    loss.backward()
-                    step_loss += loss.detach().item()
-                    stats.tokens += int(mask.sum())
-                    stats.examples += len(idx)
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                step_loss = sum(_backward(work, batch, idx, len(group), dist, stats) for idx in group)
+                if dist is not None:
+                    dist.accelerator.clip_grad_norm_(work.parameters(), 1.0)
+                    step_loss = dist.total(step_loss) / dist.processes
+                else:
+                    torch.nn.utils.clip_grad_norm_([p for p in work.parameters() if p.requires_grad], 1.0)
                 optimizer.step()
                 scheduler.step()
                 step += 1
@@ -236,7 +230,7 @@ def train(
                     break
             if val_ex:  # not counted in the training time
                 paused = time.perf_counter()
-                stats.val_loss.append((step, evaluate_loss(model, val_ex, pad_id, cfg, autocast)))
+                stats.val_loss.append((step, evaluate_loss(work, val_ex, pad_id, cfg, autocast)))
                 pause = time.perf_counter() - paused
                 started += pause
                 if steady_from is not None:
@@ -249,8 +243,86 @@ def train(
         stats.steady_seconds = ended - steady_from[0]
         stats.steady_tokens = stats.tokens - steady_from[1]
     stats.steps = step
+    if dist is not None:
+        _gather(dist, model, work, home, stats)
     model.eval()
     return stats
+
+
+def _ready(model: Any, cfg: TrainConfig) -> None:
+    """Check that something is trainable and switch gradient checkpointing on if asked."""
+    if not any(p.requires_grad for p in model.parameters()):
+        raise RuntimeError("the technique left no trainable parameters")
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "enable_input_require_grads"):
+            model.enable_input_require_grads()
+
+
+def _engine(model: Any, cfg: TrainConfig, total_steps: int, dist: Any) -> tuple[Any, Any, Any]:
+    """The module to train, its AdamW and the warm-up/decay schedule; under a launch, wrapped by the
+    launch's engine (and a copy of ``model`` when the engine shards the parameters)."""
+    import torch
+
+    work = model
+    if dist is not None and dist.shards_parameters:
+        import copy
+
+        model.to("cpu")  # the engine shards a copy; the gathered result comes back into this model
+        work = copy.deepcopy(model)
+    params = [p for p in work.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
+    warmup = min(cfg.warmup_steps, max(total_steps // 10, 1))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / max(total_steps, 1)) + 1e-3
+    )
+    if dist is not None:  # the scheduler stays outside: prepared, it would step once per process
+        work, optimizer = dist.accelerator.prepare(work, optimizer)
+    return work, optimizer, scheduler
+
+
+@dataclass
+class _Batch:
+    """How one batch of example indices becomes tensors and a loss."""
+
+    examples: list[tuple[list[int], int]]
+    pad_id: int
+    prompt_weight: float
+    device: Any
+    autocast: Any
+
+
+def _backward(work: Any, batch: _Batch, idx: list[int], accum: int, dist: Any, stats: TrainStats) -> float:
+    """Forward and backward one micro-batch (this process's share of it under a launch); returns its
+    loss and counts its tokens and examples in ``stats``."""
+    share, owned = (dist.shard(idx), dist.owns_share(idx)) if dist is not None else (idx, True)
+    ids, mask, w = _batch([batch.examples[i] for i in share], batch.pad_id, batch.prompt_weight, batch.device)
+    if not owned:
+        w = w * 0.0  # a lent example: this process runs the step, the owner learns from it
+    with batch.autocast:
+        loss = weighted_loss(work, ids, mask, w) / accum
+    if dist is not None:
+        dist.accelerator.backward(loss)
+    else:
+        loss.backward()
+    if owned:
+        stats.tokens += int(mask.sum())
+        stats.examples += len(share)
+    return float(loss.detach().item())
+
+
+def _gather(dist: Any, model: Any, work: Any, home: Any, stats: TrainStats) -> None:
+    """After a launched run: the counts of every process in ``stats``, and on the main process the
+    whole trained model in ``model`` (already so unless the engine sharded a copy)."""
+    for name in ("tokens", "examples", "steady_tokens"):
+        setattr(stats, name, int(dist.total(getattr(stats, name))))
+    if work is not model:
+        state = dist.accelerator.get_state_dict(work)  # every process takes part; the main one gets it
+        if dist.is_main:
+            model.load_state_dict(state)
+            model.to(home)
+    dist.accelerator.free_memory()  # drop the engine's wrappers: a second training prepares anew
+    dist.barrier()
 
 
 def evaluate_loss(model: Any, examples: list, pad_id: int, cfg: TrainConfig, autocast: Any) -> float:

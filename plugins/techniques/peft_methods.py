@@ -124,7 +124,9 @@ class QLora(Lora):
         # The 4-bit base is loaded anew from the model folder; the fp32 copy is released.
         path = model.config._name_or_path
         del model
-        base = AutoModelForCausalLM.from_pretrained(path, quantization_config=quant, device_map={"": 0})
+        # this process's GPU (under `accelerate launch` each process has its own)
+        device = torch.cuda.current_device()
+        base = AutoModelForCausalLM.from_pretrained(path, quantization_config=quant, device_map={"": device})
         base = prepare_model_for_kbit_training(
             base, use_gradient_checkpointing=bool(settings["gradient_checkpointing"])
         )
