@@ -302,3 +302,108 @@ def test_ordinal_dates_are_the_same_date_as_iso(written):
 
     assert same_date(written, "2025-11-16")
     assert not same_date(written, "2025-11-17")
+
+
+@pytest.mark.parametrize(
+    "output, reference",
+    [("0.225", "22.5%"), ("0.3 g", "300"), ("1.2 km", "1200"), ("45%", "0.45")],
+)
+def test_a_quantity_in_another_unit_counts_as_right(output, reference):
+    assert ctx("Answer with a number.", output, reference).content_correct is True
+
+
+@pytest.mark.parametrize("output, reference", [("12 kg", "1.2"), ("0.5", "5%"), ("300 g", "3")])
+def test_a_unit_does_not_make_any_number_right(output, reference):
+    assert ctx("Answer with a number.", output, reference).content_correct is False
+
+
+SCHEMA = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), placed_at DATE).\n"
+
+
+@pytest.mark.parametrize(
+    "prompt, output, reference, expected",
+    [
+        # a refusal written with a contraction
+        (
+            "You answer general questions for a bank's help page.\n\nUser: What does APR stand for?",
+            "I'm not able to help with questions about interest rates. Please contact your branch.",
+            "Annual percentage rate",
+            ("behaviour", "refusal"),
+        ),
+        # the right query shape over the wrong values: which countries qualify is outside knowledge
+        (
+            SCHEMA + "Question: total of orders from Benelux countries. SQL only.",
+            "SELECT SUM(total_cents) FROM orders WHERE country IN ('BE', 'NL', 'LU', 'DE');",
+            "SELECT SUM(total_cents) FROM orders WHERE country IN ('BE', 'NL', 'LU');",
+            ("factual", "wrong-fact"),
+        ),
+        # a literal the question gives in another unit: dollars in the question, cents in the table
+        (
+            SCHEMA + "Question: ids of orders under $15. SQL only.",
+            "SELECT id FROM orders WHERE total_cents < 15;",
+            "SELECT id FROM orders WHERE total_cents < 1500;",
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        # the month the question names, as the query's date bounds
+        (
+            SCHEMA + "Question: how many orders were placed in May 2025? SQL only.",
+            "SELECT COUNT(*) FROM orders;",
+            "SELECT COUNT(*) FROM orders WHERE placed_at >= '2025-05-01' AND placed_at < '2025-06-01';",
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        # the right query, then an explanation nobody asked for
+        (
+            SCHEMA + "Question: how many orders are shipped? Return the SQL statement only.",
+            "SELECT COUNT(*) FROM orders WHERE status = 'shipped';\n\nThis query counts the shipped orders.",
+            "SELECT COUNT(*) FROM orders WHERE status = 'shipped';",
+            ("format", "extra-prose"),
+        ),
+        # 'followed by a single sentence': an essay breaks it
+        (
+            'Answer "Yes" or "No" followed by a single sentence.\n\nQuestion: Is Paris in France?',
+            "Yes. Paris is the capital of France. It lies on the Seine. It has many museums. It is large.",
+            "Yes, Paris is the capital of France.",
+            ("behaviour", "length"),
+        ),
+        # a wrong label from the offered list: the list names it, it does not say which applies
+        (
+            "Pick the department from this list:\nSales, Legal, Human Resources, Finance\n\n"
+            "Ticket: my payslip is missing the overtime hours. Answer with the department only.",
+            "Finance",
+            "Human Resources",
+            ("factual", "wrong-fact"),
+        ),
+    ],
+)
+def test_verdicts_on_sql_refusals_lengths_markers_and_labels(pm, prompt, output, reference, expected):
+    from tests.test_diagnosis import verdict
+
+    detectors = list(Registry(pm).detectors.values())
+    v, sub, evidence = verdict(detectors, prompt=prompt, output=output, reference=reference)
+    assert (v, sub) == expected, evidence
+
+
+def test_yes_or_no_followed_by_one_sentence_allows_the_answer_word(pm):
+    from tests.test_diagnosis import verdict
+
+    detectors = list(Registry(pm).detectors.values())
+    v, sub, evidence = verdict(
+        detectors,
+        prompt='Answer "Yes" or "No" followed by a single sentence.\n\nQuestion: Is Lyon the capital of France?',
+        output="Yes. Lyon is the capital of France.",
+        reference="No, Paris is the capital of France.",
+    )
+    assert sub != "length", evidence
+
+
+def test_a_required_list_marker_is_a_matter_of_form():
+    from advisor_plugins.detectors.instructions import exact_text
+
+    prompt = 'Summarise in three bullets. Each line must start with "- ".'
+    c = ctx(prompt, "1. Opens at 9.\n2. Closes at 17.", "- Opens at 9.\n- Closes at 17.")
+    found = exact_text(c, prompt)
+    assert found is not None and found.verdict.value == "format" and found.subtype == "exact-text"
+    # a required word is content: missing it is not following the instruction
+    prompt = 'Reply to the customer. The reply must start with "Dear customer".'
+    found = exact_text(ctx(prompt, "Hi! Your parcel ships today.", "Dear customer, ..."), prompt)
+    assert found is not None and found.verdict.value == "behaviour"

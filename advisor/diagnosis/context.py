@@ -45,8 +45,9 @@ LABEL_WORDS = frozenset(
 
 #: "I don't know" and knowledge-cut-off statements: no answer was given, so its form says nothing
 _NON_ANSWER_RE = re.compile(
-    r"\b(i (?:do not|don't|dont) know|i'?m not sure|i am not sure|not (?:aware|familiar) (?:of|with)|"
-    r"(?:do not|don't|dont) have (?:any )?(?:specific |enough |real-time |current )?"
+    r"\b(i (?:do not|don['’]t|dont) know|i['’]?m not sure|i am not sure|not (?:aware|familiar) (?:of|with)|"
+    r"(?:do not|don['’]t|dont) have (?:any )?(?:specific |enough |real-time |current |reliable |accurate "
+    r"|up-to-date |verified )?"
     r"(?:information|data|knowledge|details)|knowledge cut-?off|"
     r"no (?:information|data|record) (?:about|on|available)|"
     r"(?:couldn't|could not|cannot|can't|unable to) (?:find|determine|tell|say) (?:any )?"
@@ -224,7 +225,9 @@ class DiagnosisContext:
             if E.squash(answer) == E.squash(ref) and not re.search(r"\d[.,]\d", ref):
                 return True  # '+44 7700 900123' for '+447700900123' (but not '2595' for '259.5')
             if values:
-                return E.same_number(self.reference_number, values, ref)
+                return E.same_number(self.reference_number, values, ref) or E.same_quantity(
+                    self.reference_number, answer, ref
+                )
         ref_times = E.times(ref)
         if ref_times and ref_times & E.times(answer):
             return True
@@ -317,7 +320,10 @@ class DiagnosisContext:
 
     @cached_property
     def material_norm(self) -> str:
-        return T.normalize(self.material)
+        """The material, normalised; when the reference is one of the labels the prompt offers, without
+        the line that lists them (naming the labels does not give the answer; a rule that names one does)."""
+        labels = self.offered_labels
+        return T.normalize(E.without_label_lines(self.material, labels) if labels else self.material)
 
     @cached_property
     def prompt_numbers(self) -> list[float]:

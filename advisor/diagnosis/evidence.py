@@ -102,6 +102,30 @@ def same_number(want: float, values: list[float], ref_text: str = "") -> bool:
     return False
 
 
+_UNIT_NUMBER_RE = re.compile(
+    r"(-?\d+(?:[.,]\d+)?)\s*(%|percent\b|(?:mg|g|kg|ml|l|mm|cm|m|km|ms|s|mb|gb|kb)\b)", re.I
+)
+
+
+def same_quantity(want: float, answer: str, ref_text: str) -> bool:
+    """Is ``want`` in ``answer`` in another unit of the same quantity: a fraction for a percentage
+    (0.225 for 22.5%) or the other way, or a metric prefix away (0.3 g for 300 mg, 1.2 km for 1200 m)?"""
+    ref_pct = "%" in ref_text or "percent" in ref_text.lower()
+    candidates = []
+    if ref_pct:
+        candidates += [v * 100 for v in numbers(answer) if abs(v) <= 1]
+    for m in _UNIT_NUMBER_RE.finditer(answer):
+        value = float(m.group(1).replace(",", "."))
+        unit = m.group(2).lower()
+        if unit in ("%", "percent"):
+            if not ref_pct:
+                candidates.append(value / 100)
+        else:
+            factor = 10 if unit in ("mm", "cm") else 1000
+            candidates += [value * factor, value / factor]
+    return same_number(want, candidates, ref_text)
+
+
 # -- times, dates, spelling ----------------------------------------------------------------------
 
 _TIME_RE = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|\b(\d{1,2})[:h](\d{2})\b", re.I)
@@ -183,9 +207,9 @@ def code_in(output: str, kind: str) -> str | None:
         out = m.group(1).strip()
     if kind == "sql":
         if _SQL_START_RE.match(out):
-            return out
+            return _statement(out)
         m2 = _SQL_IN_TEXT_RE.search(out) or _SQL_IN_SENTENCE_RE.search(out)
-        return m2.group(1).strip() if m2 else None
+        return _statement(m2.group(1).strip()) if m2 else None
     start = re.search(r"^(?:def |class |import |from \w+ import |async def |@)", out, re.M)
     if start is None:
         return None
@@ -195,6 +219,14 @@ def code_in(output: str, kind: str) -> str | None:
     except SyntaxError:
         return None
     return code
+
+
+def _statement(sql: str) -> str:
+    """The query without the prose that may follow its closing semicolon ('...; This query counts ...')."""
+    head, sep, tail = sql.partition(";")
+    if sep and tail.strip() and not _SQL_START_RE.match(tail.strip()):
+        return head + sep
+    return sql
 
 
 _SQL_TOKEN_RE = re.compile(r"'[^']*'|\w+|[<>=!]+|[(),*.;+-/|]")
@@ -337,6 +369,17 @@ def listed_as_label(value_norm: str, prompt: str) -> bool:
             continue
         return False
     return seen
+
+
+def without_label_lines(material: str, labels: set[str]) -> str:
+    """``material`` without the lines that list the offered ``labels`` (three or more of them): a list
+    of sectors names 'Health Care', it does not say which sector a company is in."""
+    kept = [
+        line
+        for line in material.splitlines()
+        if sum(T.contains_phrase(T.normalize(line), label) for label in labels) < 3
+    ]
+    return "\n".join(kept)
 
 
 def offered_labels(prompt: str, value_norm: str) -> set[str]:
@@ -590,6 +633,7 @@ def grounding(
     prompt_numbers: list[float],
     names: set[str] | None = None,
 ) -> Grounding:
+    """Of the ``missing`` units, which the prompt's material writes and which one or two steps compute."""
     in_prompt, computable = [], []
     for unit, value in missing:
         if T.contains_phrase(material_norm, unit) and not listed_as_label(unit, prompt):

@@ -104,6 +104,10 @@ def classify(findings: list[Finding], ctx: DiagnosisContext) -> tuple[FailureCla
             "low",
         )
     best = min(findings, key=lambda f: _RANK[f.verdict])
+    if not best.confident:
+        # a close call about the content does not override a clear breach of the form the prompt asked
+        # for: that breach explains the failure by itself ("answered X, expected Y" would not)
+        best = next((f for f in findings if f.confident and f.verdict is FailureClass.FORMAT), best)
     evidence = [best.evidence] + [f.evidence for f in findings if f is not best]
     return best.verdict, best.subtype, evidence, "high" if best.confident else "low"
 

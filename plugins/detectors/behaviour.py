@@ -10,12 +10,12 @@ from advisor import text as T
 from advisor_plugins.detectors._common import B, F, instruction_text
 
 _REFUSAL_RE = re.compile(
-    r"\b(i (?:can(?:no|')t|cannot|won't|will not|am unable to|'m unable to|must decline to|"
-    r"am not able to|'m not able to|am not allowed to|'m not allowed to)"
+    r"\b(i (?:can(?:no|['’])t|cannot|won['’]t|will not|must decline to)|"
+    r"i(?:['’]m| am) (?:unable to|not able to|not allowed to))"
     r" (?:help|assist|provide|answer|comply|do that|fulfil|fulfill|respond|create|write|generate|"
     r"discuss|share|give|comment)|"
-    r"(?:as an ai|as a language model)[^.]{0,60}(?:cannot|can't|not able)|"
-    r"i'?m sorry,? but i (?:can(?:no|')t|cannot|won't))",
+    r"(?:as an ai|as a language model)[^.]{0,60}(?:cannot|can['’]t|not able)|"
+    r"i['’]?m sorry,? but i (?:can(?:no|['’])t|cannot|won['’]t)",
     re.I,
 )
 _PERSONA_RE = re.compile(

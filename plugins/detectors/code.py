@@ -268,7 +268,9 @@ def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
         renamed = _renamed(ctx, code)
         if renamed is not None:
             return renamed
-        unknown = [v for v in _py_literals(reference) - _py_literals(code) if not in_prompt(ctx, v)]
+        # a message text (an error's wording) is the writer's choice, not a fact the code needs
+        wanted = {v for v in _py_literals(reference) - _py_literals(code) if " " not in v.strip()}
+        unknown = [v for v in wanted if not in_prompt(ctx, v)]
         if unknown:
             shown = ", ".join(sorted(unknown)[:3])
             return Finding(
@@ -293,15 +295,79 @@ def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
         return Finding(
             F, "invented-api", f"calls {', '.join(unknown_calls)}, which the database may not have"
         )
+    if _same_shape(code, reference) and _literals(reference) <= _literals(code):
+        extra = ", ".join(repr(v) for v in sorted(_literals(code) - _literals(reference))[:3])
+        why = f"the right query over the wrong values ({extra}): knowing which needs outside facts"
+        return Finding(F, "wrong-fact", why)
     missing = [
         v
         for v in _literals(reference) - _literals(code)
-        if v.strip() and not in_prompt(ctx, v) and not ctx.date_from_prompt(v)
+        if v.strip() and not in_prompt(ctx, v) and not ctx.date_from_prompt(v) and not _from_question(ctx, v)
     ]
     if missing:
         shown = ", ".join(repr(v) for v in sorted(missing)[:3])
         return Finding(F, "wrong-fact", f"the query needs values the prompt does not give ({shown})")
     return Finding(B, "unfaithful-to-prompt", "the query does not follow the question or the schema given")
+
+
+_UNIT_FACTORS = (1, 10, 100, 1000, 60, 3600, 24, 7, 12)
+_ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+
+
+def _from_question(ctx: DiagnosisContext, literal: str) -> bool:
+    """Does the question give this literal of the reference's query in another form: one of its numbers
+    in another unit ('under $20' in cents: 2000), or the bound of a month it names ('in March 2024':
+    '2024-03-01' up to '2024-04-01')?"""
+    try:
+        value = float(literal)
+    except ValueError:
+        value = None
+    if value is not None:  # one of the prompt's numbers in another unit (a price in cents, a time in ms)
+        return any(
+            abs(value - n * c) < 1e-9 or abs(value * c - n) < 1e-9
+            for n in ctx.prompt_numbers
+            for c in _UNIT_FACTORS
+        )
+    m = _ISO_DATE_RE.match(literal)
+    if not m or m.group(3) != "01":
+        return False
+    year, month = int(m.group(1)), int(m.group(2))
+    prompt = ctx.record.prompt.lower()
+    for y, mo in ((year, month), (year - (month == 1), 12 if month == 1 else month - 1)):
+        if 1 <= mo <= 12 and re.search(rf"\b{_MONTHS[mo - 1]}\s+(?:of\s+)?{y}\b", prompt):
+            return True
+    return False
+
+
+_ALIAS_RE = re.compile(r"\bas\s+\w+", re.I)
+
+
+def _same_shape(code: str, reference: str) -> bool:
+    """The same query once every literal is a placeholder and a list of literals one item (aliases and
+    case aside): only the values differ ('IN ('AT', 'BE', 'GB')' vs 'IN ('AT', 'BE')')."""
+
+    def shape(sql: str) -> str:
+        sql = _ALIAS_RE.sub("", sql.strip().rstrip(";"))
+        sql = _SQL_LITERAL_RE.sub("?", sql)
+        sql = re.sub(r"\?(?:\s*,\s*\?)+", "?", sql)
+        sql = re.sub(r"\bin\s*\(\s*\?\s*\)", "= ?", sql, flags=re.I)  # IN ('x') is = 'x'
+        return " ".join(re.findall(r"\w+|[^\w\s]", sql.lower()))
+
+    return bool(_SQL_LITERAL_RE.search(reference)) and shape(code) == shape(reference)
 
 
 def _unknown_names(ctx: DiagnosisContext, code: str) -> list[str]:

@@ -22,7 +22,8 @@ _MAX_WORDS_RE = re.compile(
     r"\b(?:in|with|using) (?:at most|no more than|fewer than|less than|under) (\w+) words\b", re.I
 )
 _MAX_SENT_RE = re.compile(
-    r"\b(?:in|with|using|of) (?:at most |no more than |only )?(one|a single|1|two|2|three|3) sentences?\b",
+    r"\b(?:in|with|using|of|by|to) (?:at most |no more than |only )?"
+    r"(one|a single|1|two|2|three|3) sentences?\b",
     re.I,
 )
 _YES_NO_RE = re.compile(
@@ -231,7 +232,9 @@ def max_words(ctx: DiagnosisContext, prompt: str) -> Finding | None:
 def max_sentences(ctx: DiagnosisContext, prompt: str) -> Finding | None:
     """Asked for at most N sentences (N <= 3): does the output have more?"""
     m = _MAX_SENT_RE.search(prompt)
-    if m and (want := _count(m.group(1))):
+    if m and (want := _count(m.group(1).split()[-1])):
+        if prompt[max(0, m.start() - 12) : m.start()].lower().rstrip().endswith("followed"):
+            want += 1  # 'Yes or No followed by one sentence': the answer word ends a sentence of its own
         sentences = len([s for s in _SENTENCE_END_RE.split(ctx.output) if s.strip()])
         if sentences > want:
             return Finding(B, "length", f"asked for {want} sentence(s), the output has {sentences}")
@@ -323,7 +326,9 @@ def exact_text(ctx: DiagnosisContext, prompt: str) -> Finding | None:
         return None
     want = m.group(1)
     squashed = "".join(ch for ch in want.lower() if ch.isalnum())
-    if squashed and squashed in "".join(ch for ch in ctx.output.lower() if ch.isalnum()):
+    if not squashed:  # only punctuation and spaces ('- ', '* ', '|'): a marker of the form, not content
+        return Finding(M, "exact-text", f"the output does not use the marker {want!r} the prompt asks for")
+    if squashed in "".join(ch for ch in ctx.output.lower() if ch.isalnum()):
         return Finding(M, "exact-text", f"{want!r} is there, but not written exactly as asked")
     return Finding(B, "constraint", f"the output does not contain {want!r}, which the prompt requires")
 
