@@ -389,7 +389,7 @@ def test_yes_or_no_followed_by_one_sentence_allows_the_answer_word(pm):
     detectors = list(Registry(pm).detectors.values())
     v, sub, evidence = verdict(
         detectors,
-        prompt='Answer "Yes" or "No" followed by a single sentence.\n\nQuestion: Is Lyon the capital of France?',
+        prompt='Answer "Yes" or "No" followed by a single sentence.\n\nQuestion: Is Lyon the capital?',
         output="Yes. Lyon is the capital of France.",
         reference="No, Paris is the capital of France.",
     )
