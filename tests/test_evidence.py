@@ -407,3 +407,19 @@ def test_a_required_list_marker_is_a_matter_of_form():
     prompt = 'Reply to the customer. The reply must start with "Dear customer".'
     found = exact_text(ctx(prompt, "Hi! Your parcel ships today.", "Dear customer, ..."), prompt)
     assert found is not None and found.verdict.value == "behaviour"
+
+
+def test_a_count_of_days_between_the_prompts_dates_is_computed_from_the_prompt(pm):
+    from tests.test_diagnosis import verdict
+
+    assert E.day_span(5, "Pick-up: 3 March 2025. Return: 8 March 2025.")
+    assert not E.day_span(6, "Pick-up: 3 March 2025. Return: 8 March 2025.")
+    detectors = list(Registry(pm).detectors.values())
+    v, sub, evidence = verdict(
+        detectors,
+        prompt="Extract the rental as JSON with keys car, days (count them from the dates).\n\n"
+        "Car: VW Golf. Pick-up: 3 March 2025. Return: 8 March 2025.",
+        output='{"car": "VW Golf", "days": 6}',
+        reference='{"car": "VW Golf", "days": 5}',
+    )
+    assert (v, sub) == ("behaviour", "unfaithful-to-prompt"), evidence

@@ -373,14 +373,17 @@ class DiagnosisContext:
         """The reference is a date of the prompt moved by a number of days the prompt gives."""
         return E.date_derivable(self.record.reference or "", self.record.prompt, self.prompt_numbers)
 
-    def grounding_of(self, values: list, split: bool = False) -> E.Grounding:
+    def grounding_of(self, values: list, split: bool = False, known_wrong: bool = False) -> E.Grounding:
         """``grounding`` for some reference values only (the wrong fields of a JSON answer, the right
-        option of a multiple-choice question). ``split``: judge each value by its words and numbers."""
+        option of a multiple-choice question). ``split``: judge each value by its words and numbers.
+        ``known_wrong``: the output is already known to lack every value (its field holds another), so
+        they are not looked for elsewhere in the output."""
         if split:
             units = [u for v in values for u in E.units(str(v))]
         else:
             units = [(T.normalize(str(v)), float(v) if isinstance(v, (int, float)) else None) for v in values]
-        missing = E.missing_units([(u, v) for u, v in units if u], self.output_norm, self.output_numbers)
+        units = [(u, v) for u, v in units if u]
+        missing = units if known_wrong else E.missing_units(units, self.output_norm, self.output_numbers)
         found = E.grounding(missing, self.material_norm, self.record.prompt, self.prompt_numbers)
         if any(self.date_from_prompt(str(v)) for v in values):
             return self._date_computed(found)

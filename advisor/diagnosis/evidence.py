@@ -565,6 +565,15 @@ def date_derivable(reference: str, prompt: str, prompt_numbers: list[float]) -> 
     return False
 
 
+def day_span(value: float, prompt: str) -> bool:
+    """Is ``value`` the number of days between two dates the prompt writes (nights of a stay, days
+    of a loan)?"""
+    if not float(value).is_integer() or not 0 < value <= 400:
+        return False
+    dates = [d for m in T._DATE_RE.finditer(prompt[-3000:]) for d in T._dates(m.group())]
+    return any(abs((b - a).days) == value for i, a in enumerate(dates) for b in dates[i + 1 :])
+
+
 @dataclass(frozen=True)
 class Grounding:
     """What the answer missed, and whether the prompt holds it."""
@@ -638,7 +647,7 @@ def grounding(
     for unit, value in missing:
         if T.contains_phrase(material_norm, unit) and not listed_as_label(unit, prompt):
             in_prompt.append(unit)
-        elif value is not None and derivable(value, prompt_numbers):
+        elif value is not None and (derivable(value, prompt_numbers) or day_span(value, prompt)):
             computable.append(unit)
     numeric = tuple(u for u, v in missing if v is not None and not _YEAR_RE.match(u) and v not in (0.0, 1.0))
     named = tuple(u for u, _ in missing if names and u in names)

@@ -155,7 +155,10 @@ def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str
         return Finding(
             B, "unfaithful-to-prompt", f"fills {', '.join(invented)}, which the text leaves empty ({detail})"
         )
-    grounding = ctx.grounding_of([v for k in wrong for v in (T.json_leaves(ref[k]) or [ref[k]])])
+    leaves = [v for k in wrong for v in (T.json_leaves(ref[k]) or [ref[k]])]
+    # wrong numbers are wrong: not looked for elsewhere in the output (a 6 inside a date is not 6 nights)
+    numeric = all(isinstance(ref[k], (int, float)) and not isinstance(ref[k], bool) for k in wrong)
+    grounding = ctx.grounding_of(leaves, known_wrong=numeric)
     if grounding.grounded or all(in_prompt(ctx, ref[k], any_date_form=True) for k in wrong):
         return Finding(
             B,
