@@ -423,3 +423,16 @@ def test_a_count_of_days_between_the_prompts_dates_is_computed_from_the_prompt(p
         reference='{"car": "VW Golf", "days": 5}',
     )
     assert (v, sub) == ("behaviour", "unfaithful-to-prompt"), evidence
+
+
+@pytest.mark.parametrize(
+    "reference, body",
+    [
+        ("Plain text, at most 40 words: the pool reopens on 3 June", "the pool reopens on 3 June"),
+        ("Two sentences; the museum is closed on Mondays", "the museum is closed on Mondays"),
+        ("The museum is closed on Mondays: see the sign.", "The museum is closed on Mondays: see the sign."),
+        ("42", "42"),
+    ],
+)
+def test_a_rubric_like_reference_is_judged_by_its_content(reference, body):
+    assert E.rubric_body(reference) == body

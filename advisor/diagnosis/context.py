@@ -301,8 +301,10 @@ class DiagnosisContext:
 
     @cached_property
     def reference_units(self) -> list[tuple[str, float | None]]:
-        """The reference as units: its JSON values, or its numbers and content words."""
-        return E.units(self.record.reference or "", self.reference_json)
+        """The reference as units: its JSON values, or its numbers and content words (of a rubric-like
+        reference, those of its content: 'Plain text, <=50 words: ...' does not ask for the word 'plain')."""
+        ref = self.record.reference or ""
+        return E.units(ref if self.reference_json is not None else E.rubric_body(ref), self.reference_json)
 
     @cached_property
     def output_numbers(self) -> list[float]:

@@ -395,6 +395,21 @@ def offered_labels(prompt: str, value_norm: str) -> set[str]:
     return set()
 
 
+#: a reference that opens by describing the form it expects ('Plain text, <=50 words: ...',
+#: 'Two sentences; ...', 'Three bullets starting with "- ": ...'): a grader's rubric, not an answer
+_RUBRIC_HEAD_RE = re.compile(
+    r"^[^:;\n]{0,60}\b(?:plain[- ]text|sentences?|words|bullets?|json|e-?mail|sms|paragraphs?|lines?)\b"
+    r"[^:;\n]{0,40}(?::\s|;\s)",
+    re.I,
+)
+
+
+def rubric_body(reference: str) -> str:
+    """The content part of a rubric-like reference (its form description dropped), else the reference."""
+    m = _RUBRIC_HEAD_RE.match(reference)
+    return reference[m.end() :] if m and len(reference) > m.end() + 10 else reference
+
+
 def units(text: str, json_value=None) -> list[tuple[str, float | None]]:
     """What a reference consists of: its JSON values, or its numbers and content words.
 
