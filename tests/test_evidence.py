@@ -436,3 +436,16 @@ def test_a_count_of_days_between_the_prompts_dates_is_computed_from_the_prompt(p
 )
 def test_a_rubric_like_reference_is_judged_by_its_content(reference, body):
     assert E.rubric_body(reference) == body
+
+
+def test_the_right_query_without_its_json_wrapper_is_a_matter_of_form(pm):
+    from tests.test_diagnosis import verdict
+
+    detectors = list(Registry(pm).detectors.values())
+    v, sub, evidence = verdict(
+        detectors,
+        prompt=SCHEMA + 'Question: how many orders are there? Answer with JSON {"sql": "<query>"} only.',
+        output="SELECT COUNT(*) AS n FROM orders;",
+        reference='{"sql": "SELECT COUNT(*) FROM orders;"}',
+    )
+    assert v == "format", evidence

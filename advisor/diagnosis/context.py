@@ -279,6 +279,20 @@ class DiagnosisContext:
         code, kind = self.output_code, self.code_kind
         return bool(code and kind and E.same_code(code, self.record.reference or "", kind))
 
+    @staticmethod
+    def code_kind_of(text: str) -> str | None:
+        """'sql' or 'python' when ``text`` is a query or a program (a JSON field's value, say)."""
+        return E.code_kind(text)
+
+    def code_in_output(self, kind: str) -> str | None:
+        """The code of ``kind`` in the output (whole, fenced or after prose), or None."""
+        return E.code_in(self.output, kind)
+
+    @staticmethod
+    def same_code(code: str, reference: str, kind: str) -> bool:
+        """Are two programs or queries the same by structure (names, aliases, annotations aside)?"""
+        return E.same_code(code, reference, kind)
+
     @cached_property
     def code_similarity(self) -> float:
         """Token overlap (0-1) of the output's code with the reference's; 0 when there is no code."""

@@ -42,10 +42,22 @@ class JsonSyntax:
             yield _prose_instead_of_json(ctx)
 
 
+def _in_output(ctx: DiagnosisContext, value) -> bool:
+    """Is an expected JSON value in the (prose) output: as a phrase, or, for a query or a program, as
+    the same code by structure ({"sql": "SELECT ..."} answered with the bare query)?"""
+    if T.contains_phrase(ctx.output_norm, T.normalize(str(value))):
+        return True
+    kind = isinstance(value, str) and ctx.code_kind_of(value)
+    if not kind:
+        return False
+    code = ctx.code_in_output(kind)
+    return code is not None and ctx.same_code(code, value, kind)
+
+
 def _prose_instead_of_json(ctx: DiagnosisContext) -> Finding:
     """Prose where JSON was required: with most expected values (a form problem) or not (no attempt)?"""
     values = T.json_leaves(ctx.reference_json)
-    found = sum(1 for v in values if T.contains_phrase(ctx.output_norm, T.normalize(str(v))))
+    found = sum(1 for v in values if _in_output(ctx, v))
     if values and found < len(values) / 2:
         return Finding(
             B,
