@@ -295,8 +295,9 @@ def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
         return Finding(
             F, "invented-api", f"calls {', '.join(unknown_calls)}, which the database may not have"
         )
-    if _same_shape(code, reference) and _literals(reference) <= _literals(code):
-        extra = ", ".join(repr(v) for v in sorted(_literals(code) - _literals(reference))[:3])
+    extras = _literals(code) - _literals(reference)
+    if extras and _literals(reference) <= _literals(code) and _same_shape(code, reference):
+        extra = ", ".join(repr(v) for v in sorted(extras)[:3])
         why = f"the right query over the wrong values ({extra}): knowing which needs outside facts"
         return Finding(F, "wrong-fact", why)
     missing = [
