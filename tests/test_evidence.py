@@ -106,6 +106,7 @@ def test_language_identification():
 
 
 SCHEMA = "CREATE TABLE orders (id INTEGER, order_date TEXT, status TEXT);\n\n"
+ORDERS = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), placed_at DATE).\n"
 
 
 @pytest.mark.parametrize(
@@ -228,6 +229,56 @@ SCHEMA = "CREATE TABLE orders (id INTEGER, order_date TEXT, status TEXT);\n\n"
             "Not covered: the warranty excludes water damage and drops.",
             ("behaviour", "unfaithful-to-prompt"),
         ),
+        # a refusal written with a contraction
+        (
+            "You answer general questions for a bank's help page.\n\nUser: What does APR stand for?",
+            "I'm not able to help with questions about interest rates. Please contact your branch.",
+            "Annual percentage rate",
+            ("behaviour", "refusal"),
+        ),
+        # the right query shape over the wrong values: which countries qualify is outside knowledge
+        (
+            ORDERS + "Question: total of orders from Benelux countries. SQL only.",
+            "SELECT SUM(total_cents) FROM orders WHERE country IN ('BE', 'NL', 'LU', 'DE');",
+            "SELECT SUM(total_cents) FROM orders WHERE country IN ('BE', 'NL', 'LU');",
+            ("factual", "wrong-fact"),
+        ),
+        # a literal the question gives in another unit: dollars in the question, cents in the table
+        (
+            ORDERS + "Question: ids of orders under $15. SQL only.",
+            "SELECT id FROM orders WHERE total_cents < 15;",
+            "SELECT id FROM orders WHERE total_cents < 1500;",
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        # the month the question names, as the query's date bounds
+        (
+            ORDERS + "Question: how many orders were placed in May 2025? SQL only.",
+            "SELECT COUNT(*) FROM orders;",
+            "SELECT COUNT(*) FROM orders WHERE placed_at >= '2025-05-01' AND placed_at < '2025-06-01';",
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        # the right query, then an explanation nobody asked for
+        (
+            ORDERS + "Question: how many orders are shipped? Return the SQL statement only.",
+            "SELECT COUNT(*) FROM orders WHERE status = 'shipped';\n\nThis query counts the shipped orders.",
+            "SELECT COUNT(*) FROM orders WHERE status = 'shipped';",
+            ("format", "extra-prose"),
+        ),
+        # 'followed by a single sentence': an essay breaks it
+        (
+            'Answer "Yes" or "No" followed by a single sentence.\n\nQuestion: Is Paris in France?',
+            "Yes. Paris is the capital of France. It lies on the Seine. It has many museums. It is large.",
+            "Yes, Paris is the capital of France.",
+            ("behaviour", "length"),
+        ),
+        # a wrong label from the offered list: the list names it, it does not say which applies
+        (
+            "Pick the department from this list:\nSales, Legal, Human Resources, Finance\n\n"
+            "Ticket: my payslip is missing the overtime hours. Answer with the department only.",
+            "Finance",
+            "Human Resources",
+            ("factual", "wrong-fact"),
+        ),
     ],
 )
 def test_verdicts_follow_from_the_judgements(pm, prompt, output, reference, expected):
@@ -317,72 +368,6 @@ def test_a_unit_does_not_make_any_number_right(output, reference):
     assert ctx("Answer with a number.", output, reference).content_correct is False
 
 
-SCHEMA = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), placed_at DATE).\n"
-
-
-@pytest.mark.parametrize(
-    "prompt, output, reference, expected",
-    [
-        # a refusal written with a contraction
-        (
-            "You answer general questions for a bank's help page.\n\nUser: What does APR stand for?",
-            "I'm not able to help with questions about interest rates. Please contact your branch.",
-            "Annual percentage rate",
-            ("behaviour", "refusal"),
-        ),
-        # the right query shape over the wrong values: which countries qualify is outside knowledge
-        (
-            SCHEMA + "Question: total of orders from Benelux countries. SQL only.",
-            "SELECT SUM(total_cents) FROM orders WHERE country IN ('BE', 'NL', 'LU', 'DE');",
-            "SELECT SUM(total_cents) FROM orders WHERE country IN ('BE', 'NL', 'LU');",
-            ("factual", "wrong-fact"),
-        ),
-        # a literal the question gives in another unit: dollars in the question, cents in the table
-        (
-            SCHEMA + "Question: ids of orders under $15. SQL only.",
-            "SELECT id FROM orders WHERE total_cents < 15;",
-            "SELECT id FROM orders WHERE total_cents < 1500;",
-            ("behaviour", "unfaithful-to-prompt"),
-        ),
-        # the month the question names, as the query's date bounds
-        (
-            SCHEMA + "Question: how many orders were placed in May 2025? SQL only.",
-            "SELECT COUNT(*) FROM orders;",
-            "SELECT COUNT(*) FROM orders WHERE placed_at >= '2025-05-01' AND placed_at < '2025-06-01';",
-            ("behaviour", "unfaithful-to-prompt"),
-        ),
-        # the right query, then an explanation nobody asked for
-        (
-            SCHEMA + "Question: how many orders are shipped? Return the SQL statement only.",
-            "SELECT COUNT(*) FROM orders WHERE status = 'shipped';\n\nThis query counts the shipped orders.",
-            "SELECT COUNT(*) FROM orders WHERE status = 'shipped';",
-            ("format", "extra-prose"),
-        ),
-        # 'followed by a single sentence': an essay breaks it
-        (
-            'Answer "Yes" or "No" followed by a single sentence.\n\nQuestion: Is Paris in France?',
-            "Yes. Paris is the capital of France. It lies on the Seine. It has many museums. It is large.",
-            "Yes, Paris is the capital of France.",
-            ("behaviour", "length"),
-        ),
-        # a wrong label from the offered list: the list names it, it does not say which applies
-        (
-            "Pick the department from this list:\nSales, Legal, Human Resources, Finance\n\n"
-            "Ticket: my payslip is missing the overtime hours. Answer with the department only.",
-            "Finance",
-            "Human Resources",
-            ("factual", "wrong-fact"),
-        ),
-    ],
-)
-def test_verdicts_on_sql_refusals_lengths_markers_and_labels(pm, prompt, output, reference, expected):
-    from tests.test_diagnosis import verdict
-
-    detectors = list(Registry(pm).detectors.values())
-    v, sub, evidence = verdict(detectors, prompt=prompt, output=output, reference=reference)
-    assert (v, sub) == expected, evidence
-
-
 def test_yes_or_no_followed_by_one_sentence_allows_the_answer_word(pm):
     from tests.test_diagnosis import verdict
 
@@ -412,8 +397,7 @@ def test_a_required_list_marker_is_a_matter_of_form():
 def test_a_count_of_days_between_the_prompts_dates_is_computed_from_the_prompt(pm):
     from tests.test_diagnosis import verdict
 
-    assert E.day_span(5, "Pick-up: 3 March 2025. Return: 8 March 2025.")
-    assert not E.day_span(6, "Pick-up: 3 March 2025. Return: 8 March 2025.")
+    assert E.day_spans("Pick-up: 3 March 2025. Return: 8 March 2025.") == {5}
     detectors = list(Registry(pm).detectors.values())
     v, sub, evidence = verdict(
         detectors,
@@ -444,7 +428,7 @@ def test_the_right_query_without_its_json_wrapper_is_a_matter_of_form(pm):
     detectors = list(Registry(pm).detectors.values())
     v, sub, evidence = verdict(
         detectors,
-        prompt=SCHEMA + 'Question: how many orders are there? Answer with JSON {"sql": "<query>"} only.',
+        prompt=ORDERS + 'Question: how many orders are there? Answer with JSON {"sql": "<query>"} only.',
         output="SELECT COUNT(*) AS n FROM orders;",
         reference='{"sql": "SELECT COUNT(*) FROM orders;"}',
     )

@@ -580,13 +580,12 @@ def date_derivable(reference: str, prompt: str, prompt_numbers: list[float]) -> 
     return False
 
 
-def day_span(value: float, prompt: str) -> bool:
-    """Is ``value`` the number of days between two dates the prompt writes (nights of a stay, days
-    of a loan)?"""
-    if not float(value).is_integer() or not 0 < value <= 400:
-        return False
+def day_spans(prompt: str) -> set[int]:
+    """The numbers of days between any two dates the prompt writes (nights of a stay, days of a loan),
+    up to 400."""
     dates = [d for m in T._DATE_RE.finditer(prompt[-3000:]) for d in T._dates(m.group())]
-    return any(abs((b - a).days) == value for i, a in enumerate(dates) for b in dates[i + 1 :])
+    spans = {abs((b - a).days) for i, a in enumerate(dates) for b in dates[i + 1 :]}
+    return {n for n in spans if 0 < n <= 400}
 
 
 @dataclass(frozen=True)
@@ -659,11 +658,17 @@ def grounding(
 ) -> Grounding:
     """Of the ``missing`` units, which the prompt's material writes and which one or two steps compute."""
     in_prompt, computable = [], []
+    spans: set[int] | None = None  # read from the prompt's dates once, when a number needs them
     for unit, value in missing:
         if T.contains_phrase(material_norm, unit) and not listed_as_label(unit, prompt):
             in_prompt.append(unit)
-        elif value is not None and (derivable(value, prompt_numbers) or day_span(value, prompt)):
-            computable.append(unit)
+        elif value is not None:
+            computed = derivable(value, prompt_numbers)
+            if not computed:
+                spans = day_spans(prompt) if spans is None else spans
+                computed = value in spans
+            if computed:
+                computable.append(unit)
     numeric = tuple(u for u, v in missing if v is not None and not _YEAR_RE.match(u) and v not in (0.0, 1.0))
     named = tuple(u for u, _ in missing if names and u in names)
     return Grounding(tuple(u for u, _ in missing), tuple(in_prompt), tuple(computable), numeric, named)
