@@ -279,6 +279,85 @@ ORDERS = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), pl
             "Human Resources",
             ("factual", "wrong-fact"),
         ),
+        # a sentence-long reference retold with one wrong word: not "the answer wrapped in prose"
+        (
+            "Translate into English. Output only the translation.\n\n"
+            "Die Besprechung wurde auf nächsten Montag verlegt, weil die Leiterin eventuell krank ist.",
+            "The meeting has been moved to next Monday because the manager is eventually ill.",
+            "The meeting has been moved to next Monday because the manager might be ill.",
+            ("factual", "unverified"),
+        ),
+        # a limit written as 'of at most N words'
+        (
+            "Write a one-line summary of at most 12 words for the changelog.\n\nChange: the export button "
+            "now works on Safari, fixes a crash when the file name has emoji, adds CSV.",
+            "This release makes the export button work on Safari, fixes the crash that happened when a file "
+            "name contained emoji, and adds CSV export.",
+            "Export works on Safari, emoji file-name crash fixed, CSV export added.",
+            ("behaviour", "length"),
+        ),
+        # emojis ruled out by the prompt's tone rules
+        (
+            "System: You answer for Fernbank Insurance. Tone: formal. No emojis, no slang.\n\n"
+            "Customer: is my claim approved?",
+            "Good news, your claim 4471 has been approved and the payment is on its way 🎉",
+            "Your claim 4471 has been approved; payment follows within 5 working days.",
+            ("behaviour", "tone"),
+        ),
+        # the values are right, one argument of the tool call is under another name
+        (
+            'Respond with one tool call {"name": ..., "arguments": {...}} as JSON.\n\n'
+            "Tools: book_table(restaurant, party_size, booking_time)\n\nUser: table for 4 at Luigi's, 19:30",
+            '{"name": "book_table", "arguments": {"restaurant": "Luigi\'s", "guests": 4, '
+            '"booking_time": "19:30"}}',
+            '{"name": "book_table", "arguments": {"restaurant": "Luigi\'s", "party_size": 4, '
+            '"booking_time": "19:30"}}',
+            ("format", "json-keys"),
+        ),
+        # each object of the array with a renamed key
+        (
+            'Extract the people. Return a JSON array of {"name", "role"} objects.\n\n'
+            "Text: Maria Costa (CFO) met Tom Berg, the new CTO.",
+            '[{"name": "Maria Costa", "title": "CFO"}, {"name": "Tom Berg", "title": "CTO"}]',
+            '[{"name": "Maria Costa", "role": "CFO"}, {"name": "Tom Berg", "role": "CTO"}]',
+            ("format", "json-keys"),
+        ),
+        # but an entry left out of the array is not a renamed key
+        (
+            "Normalise to E.164 and return a JSON array, one entry per input, null where impossible.\n\n"
+            "1. 020 7946 0000\n2. ext 5\n3. 0161 496 0000",
+            '["+442079460000", "+441614960000"]',
+            '["+442079460000", null, "+441614960000"]',
+            ("factual", "unverified"),
+        ),
+        # the statement after a line of prose: the DDL is there, its wrapping is the fault
+        (
+            "Write the DDL for a table tags(id serial primary key, name text unique). Output only the "
+            "CREATE TABLE statement.",
+            "Sure, here it is:\n\nCREATE TABLE tags (id SERIAL PRIMARY KEY, name TEXT UNIQUE);",
+            "CREATE TABLE tags (id SERIAL PRIMARY KEY, name TEXT UNIQUE);",
+            ("format", "extra-prose"),
+        ),
+        # a long reference retold in other words, in Markdown where plain text was asked: the words it
+        # leaves out are a retelling, not the prompt ignored; the Markdown is the fault
+        (
+            "Answer in plain text only (no markdown), it is shown in an SMS.\n\nPolicy: refunds are "
+            "issued to the original card within 5 working days; store credit is issued instantly; "
+            "receipts are required for both.\n\nCustomer: how do refunds work?",
+            "**Refunds** go back to your original card within 5 working days, or you can take store credit "
+            "straight away. Either way, bring your receipt.",
+            "Refunds are issued to the original card within 5 working days, or as store credit instantly; "
+            "a receipt is required for both.",
+            ("format", "markdown"),
+        ),
+        # a case vignette's age is not an audience: the medical words are not a register breach
+        (
+            "A 58-year-old man has crushing chest pain. Which enzyme rises first? Answer in one sentence.",
+            "Myoglobin concentration increases first, preceding troponin and creatine kinase-myocardial "
+            "isoenzyme elevation.",
+            "Troponin is the first specific marker; myoglobin rises earliest but is unspecific.",
+            ("factual", "wrong-fact"),
+        ),
     ],
 )
 def test_verdicts_follow_from_the_judgements(pm, prompt, output, reference, expected):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -69,6 +70,10 @@ _JSON_WANTED_RE = re.compile(
     r"|\bjson\s+(?:object|array|format|only|output|schema|list|with|response|reply)\b|json\.loads",
     re.I,
 )
+
+
+#: the longest expected answer (in words) an output can wrap in prose; longer ones are retold
+RETOLD_WORDS = 6
 
 
 class cached_property:  # noqa: N801 - functools' version takes a lock on every first access (3.11)
@@ -248,6 +253,20 @@ class DiagnosisContext:
         return T.contains_phrase(self.output_norm, self.reference_norm)
 
     @cached_property
+    def content_retold(self) -> bool:
+        """The content is right only in the lenient sense: a reference of a sentence or more (not JSON,
+        not code) whose words the output mostly has, without writing the reference itself. Such an
+        output retells the expected answer; it does not wrap it in prose."""
+        ref = self.record.reference or ""
+        return (
+            bool(self.content_correct)
+            and self.reference_json is None
+            and not self.code_kind
+            and len(ref.split()) > RETOLD_WORDS
+            and not T.contains_phrase(self.output_norm, self.reference_norm)
+        )
+
+    @cached_property
     def final_answer(self) -> str | None:
         """The part after an explicit final-answer marker ('#### 18'), if the output has one."""
         return E.final_answer(self.output)
@@ -364,7 +383,11 @@ class DiagnosisContext:
             # the model computed from a number it brought itself: the recalled fact is what failed
             return E.Grounding(found.missing, found.in_prompt, (), found.numeric)
         computed_date = len((self.record.reference or "").split()) <= 5 and self.reference_is_computed_date
-        return self._date_computed(found) if computed_date else found
+        if computed_date:
+            return self._date_computed(found)
+        if found.grounded and len(self.reference_units) >= 8 and not (found.numeric or found.names):
+            return dataclasses.replace(found, close=True)
+        return found
 
     @staticmethod
     def _date_computed(found: E.Grounding) -> E.Grounding:

@@ -178,7 +178,11 @@ _FINAL_RE = re.compile(
 )
 _FENCE_BLOCK_RE = re.compile(r"```[\w+-]*\s*\n?(.*?)(?:```|$)", re.S)
 _SQL_START_RE = re.compile(r"^\s*(?:with|select|insert|update|delete|create)\b", re.I)
-_SQL_IN_TEXT_RE = re.compile(r"(?:^|\n)\s*((?:with|select)\b.*)", re.I | re.S)
+_SQL_IN_TEXT_RE = re.compile(
+    r"(?:^|\n)\s*((?:with|select|insert\s+into|update\s+\w+\s+set|delete\s+from|"
+    r"create\s+(?:table|(?:unique\s+)?index|view|or\s+replace))\b.*)",
+    re.I | re.S,
+)
 _SQL_IN_SENTENCE_RE = re.compile(r"\b(select\b[^;]*?\bfrom\b[^;]*;?)", re.I | re.S)
 
 
@@ -190,12 +194,19 @@ def final_answer(output: str) -> str | None:
 
 def code_kind(text: str) -> str | None:
     """'sql' or 'python' when ``text`` (a reference) is a query or a program, else None."""
-    s = (text or "").strip()
+    s = unfenced(text or "")
     if _SQL_START_RE.match(s):
         return "sql"
     if re.match(r"^\s*(?:def |class |import |from \w+ import |async def )", s):
         return "python"
     return None
+
+
+def unfenced(text: str) -> str:
+    """``text`` without the code fence around all of it (a reference written as '```sql ... ```')."""
+    s = text.strip()
+    fenced = _FENCE_BLOCK_RE.fullmatch(s)
+    return fenced.group(1).strip() if fenced else s
 
 
 def code_in(output: str, kind: str) -> str | None:
@@ -319,6 +330,7 @@ def python_shape(code: str) -> str | None:
 
 
 def same_code(output_code: str, reference: str, kind: str) -> bool:
+    reference = unfenced(reference)
     if kind == "sql":
         return same_sql(output_code, reference)
     a, b = python_shape(output_code), python_shape(reference)
@@ -328,7 +340,7 @@ def same_code(output_code: str, reference: str, kind: str) -> bool:
 def similar_code(output_code: str, reference: str) -> float:
     """Token overlap of two programs (0-1): close to 1 when they differ in names or a detail."""
     ta = set(re.findall(r"\w+|[^\w\s]", output_code.lower()))
-    tb = set(re.findall(r"\w+|[^\w\s]", reference.lower()))
+    tb = set(re.findall(r"\w+|[^\w\s]", unfenced(reference).lower()))
     return len(ta & tb) / max(1, len(ta | tb))
 
 
@@ -597,6 +609,9 @@ class Grounding:
     computable: tuple[str, ...]
     numeric: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    #: a close call whatever the shares (only plain words of a long reference were missed: a retelling
+    #: leaves words out without ignoring the prompt)
+    close: bool = False
 
     @property
     def grounded(self) -> bool | None:
@@ -619,7 +634,7 @@ class Grounding:
         """A clear-cut call: at most a quarter, or at least three quarters, of the deciding units held,
         and not only through arithmetic."""
         pool = self._pool()
-        if not pool:
+        if not pool or self.close:
             return False
         held_written = sum(1 for u in pool if u in self.in_prompt)
         held = held_written + sum(1 for u in pool if u in self.computable and u not in self.in_prompt)

@@ -90,7 +90,7 @@ def classify(findings: list[Finding], ctx: DiagnosisContext) -> tuple[FailureCla
     or when no detector found anything (the fallbacks below).
     """
     if not findings:
-        if ctx.content_correct:
+        if ctx.content_correct and not ctx.content_retold:
             return (
                 FailureClass.FORMAT,
                 "other-form",

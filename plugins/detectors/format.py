@@ -180,6 +180,10 @@ def _wrapped_answer(ctx: DiagnosisContext) -> Finding | None:
     reference = ctx.record.reference or ""
     if not ctx.content_correct or ctx.output_norm == ctx.reference_norm:
         return None
+    if ctx.content_retold:
+        # a sentence or a description matched by most of its words: the output says it in its own
+        # words, it does not wrap it; what failed is not told by the comparison
+        return None
     n_words = len(ctx.output.split())
     fenced = "```" in ctx.output
     if n_words > _LONG_ANSWER_WORDS and len(reference.split()) <= 4 and not fenced:

@@ -19,7 +19,10 @@ _ONE_WORD_RE = re.compile(
 )
 _N_WORDS_RE = re.compile(r"\b(?:in|with|using) exactly (\w+) words\b", re.I)
 _MAX_WORDS_RE = re.compile(
-    r"\b(?:in|with|using) (?:at most|no more than|fewer than|less than|under) (\w+) words\b", re.I
+    r"(?<!each )(?<!every )(?<!per )"
+    r"\b(?:at most|no more than|fewer than|less than|under|up to|a maximum of|max\.?|maximum)\s+(\w+)\s+"
+    r"words\b(?!\s+(?:each|per|for each|apiece))|\b(\d+)\s+words\s+(?:or (?:less|fewer)|max(?:imum)?)\b",
+    re.I,
 )
 _MAX_SENT_RE = re.compile(
     r"\b(?:in|with|using|of|by|to) (?:at most |no more than |only )?"
@@ -107,7 +110,7 @@ class Instructions:
         found = language_mismatch(ctx, prompt, asked)
         if found is not None:
             yield found
-        for check in FORM_CHECKS + (formal_address, plain_language):
+        for check in FORM_CHECKS + (formal_address, plain_language, forbidden_marks):
             found = check(ctx, prompt)
             if found is not None:
                 yield found
@@ -224,7 +227,7 @@ def exact_words(ctx: DiagnosisContext, prompt: str) -> Finding | None:
 def max_words(ctx: DiagnosisContext, prompt: str) -> Finding | None:
     """Asked for at most N words: does the output have more?"""
     m = _MAX_WORDS_RE.search(prompt)
-    if m and (want := _count(m.group(1))) and (n_words := _n_words(ctx)) > want:
+    if m and (want := _count(m.group(1) or m.group(2))) and (n_words := _n_words(ctx)) > want:
         return Finding(B, "length", f"asked for at most {want} words, the output has {n_words}")
     return None
 
@@ -371,9 +374,30 @@ _INFORMAL_RE = re.compile(
 _FORMAL_RE = re.compile(r"\b(?:Sie|Ihnen|Ihr|Ihre|vous|votre|vos|usted|ustedes|Lei)\b")
 _PLAIN_ASKED_RE = re.compile(
     r"\bplain (?:language|words|english|terms)\b|\beveryday words\b|\bsimple words\b|"
-    r"\b(?:\d{1,2}|eight|ten|twelve)[- ]year[- ]olds?\b|\bchild(?:ren)?\b|\bno jargon\b|\blayperson\b",
+    r"\b(?:for|to) (?:an? )?(?:\d{1,2}|eight|ten|twelve)[- ]year[- ]olds?\b|"
+    r"\b(?:for|to) (?:a |young )?(?:child|children|kids?)\b|\bno jargon\b|\blayperson\b",
     re.I,
 )
+
+
+_NO_EMOJI_RE = re.compile(
+    r"\bno (?:\w+, )*emojis?\b|\b(?:without|avoid|never use|don't use|do not use) emojis?\b", re.I
+)
+_NO_EXCLAMATION_RE = re.compile(
+    r"\bno (?:\w+, )*exclamation (?:marks?|points?)\b|"
+    r"\b(?:without|avoid|never use|don't use|do not use) exclamation (?:marks?|points?)\b",
+    re.I,
+)
+_EMOJI_RE = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
+
+
+def forbidden_marks(ctx: DiagnosisContext, prompt: str) -> Finding | None:
+    """The prompt forbids emojis or exclamation marks (a tone rule): does the output use them?"""
+    if _NO_EMOJI_RE.search(prompt) and (m := _EMOJI_RE.search(ctx.output)):
+        return Finding(B, "tone", f"emojis were ruled out; the output uses {m.group()!r}")
+    if _NO_EXCLAMATION_RE.search(prompt) and "!" in ctx.output.replace("!=", ""):
+        return Finding(B, "tone", "exclamation marks were ruled out; the output uses them")
+    return None
 
 
 def formal_address(ctx: DiagnosisContext, prompt: str) -> Finding | None:

@@ -116,15 +116,44 @@ def _key_difference(ref: dict, value: dict) -> str | None:
     return "; ".join(parts)
 
 
+def _without_keys(value: Any) -> Any:
+    """The JSON value with its object keys dropped (values kept in order, nulls and list lengths kept):
+    two values that are equal this way and differ with keys differ only in key names."""
+    if isinstance(value, dict):
+        return ("{", *(_without_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return ("[", *(_without_keys(v) for v in value))
+    return T.canon(value)
+
+
+def renamed_keys(want: Any, got: Any) -> bool:
+    """The same values in the same places, under other key names (``label`` for ``type`` inside each
+    entity, ``depart_date`` for ``departure_date`` inside a tool call's arguments)."""
+    return (
+        isinstance(want, (dict, list))
+        and T.canon(want) != T.canon(got)
+        and _without_keys(want) == _without_keys(got)
+    )
+
+
 class JsonKeys:
-    """Does the JSON object have the expected keys?"""
+    """Does the JSON have the expected keys, at the top and inside nested objects?"""
 
     name = "json-keys"
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
-        pair = _objects(ctx) if isinstance(ctx.reference_json, dict) else None
+        ref = ctx.reference_json
+        pair = _objects(ctx) if isinstance(ref, dict) else None
         if pair is not None and (difference := _key_difference(*pair)) is not None:
             yield Finding(M, "json-keys", f"wrong keys: {difference}")
+        elif pair is not None:
+            inside = [k for k in pair[0] if renamed_keys(pair[0][k], _get_ci(pair[1], k))]
+            if inside:
+                yield Finding(
+                    M, "json-keys", f"the right values under other key names inside {', '.join(inside)}"
+                )
+        elif isinstance(ref, list) and ctx.wants_json and renamed_keys(ref, ctx.output_json[0]):
+            yield Finding(M, "json-keys", "the right values under other key names inside the array's objects")
 
 
 class JsonValues:
@@ -145,6 +174,7 @@ class JsonValues:
             for k in ref
             if T.canon(ref[k]) != T.canon(_get_ci(value, k))
             and not _same_free_text(ref[k], _get_ci(value, k))
+            and not renamed_keys(ref[k], _get_ci(value, k))  # JsonKeys tells
         ]
         typed = [k for k in ref if k not in wrong and type(ref[k]) is not type(_get_ci(value, k))]
         reformed = [k for k in wrong if _same_value_other_form(ref[k], _get_ci(value, k))]
