@@ -236,6 +236,19 @@ def canon(value: Any) -> Any:
     return value
 
 
+_CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,5}$")
+
+
+def is_code(text: str) -> bool:
+    """A short code written in capitals ('META', 'HND', 'EUR', 'DE'), whose case carries meaning."""
+    return bool(_CODE_RE.match(text.strip()))
+
+
+def has_word(text: str, word: str) -> bool:
+    """Does ``text`` hold ``word`` as a whole word, case-sensitively?"""
+    return bool(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text))
+
+
 def to_number(text: str) -> float | None:
     s = text.strip().replace(",", "")
     if s.endswith("%"):
@@ -244,6 +257,15 @@ def to_number(text: str) -> float | None:
         return float(s)
     except ValueError:
         return None
+
+
+_FRACTION_RE = re.compile(r"^\s*(-?\d+)\s*/\s*(\d+)\s*$")
+
+
+def fraction_value(text: str) -> float | None:
+    """The value of a written fraction ('3/16' as 0.1875); None when ``text`` is not one."""
+    m = _FRACTION_RE.match(text)
+    return int(m.group(1)) / int(m.group(2)) if m and int(m.group(2)) else None
 
 
 def numbers_in(text: str) -> list[float]:
@@ -264,8 +286,14 @@ def content_words(text: str) -> set[str]:
     return {w for w in words(text) if w not in STOPWORDS and len(w) > 2}
 
 
+#: a Greek letter standing alone (θ, π/3, Δx): a mathematical symbol, not Greek text
+_GREEK_SYMBOL_RE = re.compile(r"(?<![^\W\d_])[\u0370-\u03ff](?![^\W\d_])")
+
+
 def script_of(text: str) -> str | None:
-    """The dominant writing system of ``text`` (latin, cyrillic, cjk, arabic, ...)."""
+    """The dominant writing system of ``text`` (latin, cyrillic, cjk, arabic, ...); Greek letters
+    standing alone are mathematical symbols and do not count."""
+    text = _GREEK_SYMBOL_RE.sub(" ", text)
     if text.isascii():
         return "latin" if any(c.isalpha() for c in text) else None
     counts: dict[str, int] = {}

@@ -350,6 +350,52 @@ ORDERS = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), pl
             "a receipt is required for both.",
             ("format", "markdown"),
         ),
+        # sympathy first, then the refusal: still a refusal
+        (
+            'Return a JSON array of labels from ["spam", "abuse", "none"].\n\nPost: "buy cheap meds now"',
+            "I'm sorry to hear you're dealing with this, but I can't help with classifying that post.",
+            '["spam"]',
+            ("behaviour", "refusal"),
+        ),
+        # the right number at the end of its working: the answer wrapped in prose, not a length failure
+        (
+            "A box holds 12 eggs. How many eggs are in 7 boxes?",
+            "Each box holds 12 eggs and there are 7 boxes, so we multiply the number of boxes by the number "
+            "of eggs in each box: 7 times 12 gives the total number of eggs, which is 84.",
+            "84",
+            ("format", "extra-prose"),
+        ),
+        # a fraction as the reference, its decimal value in the output
+        (
+            "Two fair coins are tossed. What is the probability of two heads? Give a fraction.",
+            "0.25",
+            "1/4",
+            ("format", "number-form"),
+        ),
+        # a ticker in capitals is not written in the prompt by the company's name
+        (
+            'Respond with one tool call as JSON {"name": ..., "arguments": {...}}.\n\n'
+            "Tools: get_quote(ticker)\n\nUser: quote for Meta Platforms please",
+            '{"name": "get_quote", "arguments": {"ticker": "FB"}}',
+            '{"name": "get_quote", "arguments": {"ticker": "META"}}',
+            ("factual", "wrong-fact"),
+        ),
+        # an extraction that adds a name the text does not hold
+        (
+            "Extract the cities named in the text. Return a JSON array of strings.\n\n"
+            "Text: The tour starts in Lyon, stops in Dijon and ends in Paris.",
+            '["Lyon", "Dijon", "Paris", "Marseille"]',
+            '["Lyon", "Dijon", "Paris"]',
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        # an array of objects compared object by object: one wrong value the text does not give
+        (
+            'For each company return {"company", "hq_country"} as a JSON array.\n\n'
+            "Text: Nokia and Spotify both reported results.",
+            '[{"company": "Nokia", "hq_country": "Sweden"}, {"company": "Spotify", "hq_country": "Sweden"}]',
+            '[{"company": "Nokia", "hq_country": "Finland"}, {"company": "Spotify", "hq_country": "Sweden"}]',
+            ("factual", "wrong-fact"),
+        ),
         # a case vignette's age is not an audience: the medical words are not a register breach
         (
             "A 58-year-old man has crushing chest pain. Which enzyme rises first? Answer in one sentence.",
@@ -512,3 +558,11 @@ def test_the_right_query_without_its_json_wrapper_is_a_matter_of_form(pm):
         reference='{"sql": "SELECT COUNT(*) FROM orders;"}',
     )
     assert v == "format", evidence
+
+
+def test_a_greek_letter_alone_is_a_symbol_not_greek_text():
+    from advisor import text as T
+
+    assert T.script_of("Find the smallest angle θ with 2cos θ = 1, in radians.") == "latin"
+    assert T.script_of("π/3") is None
+    assert T.script_of("Η απάντηση είναι π/3") == "greek"

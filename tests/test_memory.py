@@ -465,6 +465,22 @@ def test_activation_offloading_keeps_two_layers_on_the_gpu() -> None:
     assert off.activations_bytes - on.activations_bytes == 30 * 4096 * 2 * 2 * 2048
 
 
+def test_compile_drops_the_elementwise_results_a_layer_keeps() -> None:
+    h, f, layers, tokens = 4096, 14336, 32, 2 * 2048
+    kw = dict(batch_size=2, seq_len=2048)
+    full = estimate(LLAMA_8B, method="full", **kw)
+    full_c = estimate(LLAMA_8B, method="full", compile=True, **kw)
+    # trained layer: SiLU(gate) and the gate product (2 e f), the norms' fp32 upcasts (2 (4 - e) h)
+    assert full.activations_bytes - full_c.activations_bytes == layers * tokens * (2 * 2 * f + 2 * 2 * h)
+    lora = estimate(LLAMA_8B, method="lora", **kw)
+    lora_c = estimate(LLAMA_8B, method="lora", compile=True, **kw)
+    # frozen layer: only SiLU(gate) of the MLP (e f), the same norms
+    assert lora.activations_bytes - lora_c.activations_bytes == layers * tokens * (2 * f + 2 * 2 * h)
+    # the option needs shape mode
+    result = CliRunner().invoke(memory, ["--params", "7B", "--compile"])
+    assert result.exit_code == 0 and "--compile has no effect in source mode" in result.stderr
+
+
 def test_adapter_precision_and_kbit_upcast() -> None:
     fp32 = estimate(LLAMA_8B, method="lora", batch_size=1, seq_len=256)
     bf16 = estimate(LLAMA_8B, method="lora", batch_size=1, seq_len=256, adapter_precision="bf16")

@@ -313,6 +313,20 @@ def test_alternatives_in_a_list_reference_all_count(pm, tmp_path):
     assert compare_to_reference(rec) is True
 
 
+def test_a_json_array_reference_is_the_expected_array_where_json_is_asked_for(pm, tmp_path):
+    rows = [
+        {
+            "prompt": "List the cities. Return a JSON array of strings.",
+            "output": '["Lyon"]',
+            "reference": '["Lyon", "Paris"]',
+        },
+        {"prompt": "What is the capital of Italy?", "output": "Milan", "reference": '["Rome", "Roma"]'},
+    ]
+    _, (asked, aliases), _ = read_all(pm, write_jsonl(tmp_path / "arr.jsonl", rows))
+    assert asked.reference == '["Lyon", "Paris"]' and "alternatives" not in asked.extra
+    assert aliases.reference == "Rome" and aliases.extra["alternatives"] == ["Rome", "Roma"]
+
+
 def test_a_dash_reads_standard_input():
     import subprocess
     import sys

@@ -119,6 +119,12 @@ _HELP_CHOICES = {
 @click.option("--activation-offloading", is_flag=True, help="Saved activations move to CPU memory.")
 @click.option("--loss", default="standard", show_default=True, help="standard, chunked (torchtune) or fused.")
 @click.option("--optimizer-in-backward", is_flag=True, help="Step each parameter as its gradient is ready.")
+@click.option(
+    "--compile",
+    "compile_",
+    is_flag=True,
+    help="torch.compile: elementwise results (SiLU, gate product, norm upcasts) are recomputed, not kept.",
+)
 @click.option("--mixed-precision", is_flag=True, help="fp32 master weights and optimizer states.")
 @click.option(
     "--gpus", type=click.IntRange(min=1), default=1, show_default=True, help="GPUs (per-GPU figures)."
@@ -180,6 +186,7 @@ def _request(opts: dict[str, Any]) -> MemoryRequest:
         loss=opts["loss"].lower(),
         activation_offloading=opts["activation_offloading"],
         optimizer_in_backward=opts["optimizer_in_backward"],
+        compile=opts["compile_"],
         kbit_upcast=opts["kbit_upcast"],
         gpus=opts["gpus"],
         sharding=opts["sharding"].lower(),

@@ -136,7 +136,12 @@ class DiagnosisContext:
             return True
         if E.code_kind(self.record.reference or ""):
             return False
-        return bool(_JSON_WANTED_RE.search(self.record.prompt[-600:]))
+        return self.asks_for_json(self.record.prompt)
+
+    @staticmethod
+    def asks_for_json(prompt: str) -> bool:
+        """Does the prompt (its last part, where the instruction is) ask for a JSON answer?"""
+        return bool(_JSON_WANTED_RE.search(prompt[-600:]))
 
     @cached_property
     def reference_number(self) -> float | None:
@@ -145,6 +150,8 @@ class DiagnosisContext:
         if not ref or len(ref) > 24 or T.has_date(ref):
             return None
         value = T.to_number(ref)
+        if value is None:
+            value = T.fraction_value(ref)  # '1/16', answered 0.0625
         if value is not None:
             return value
         nums = T.numbers_in(ref)
@@ -424,6 +431,16 @@ class DiagnosisContext:
         units = [(u, v) for u, v in units if u]
         missing = units if known_wrong else E.missing_units(units, self.output_norm, self.output_numbers)
         found = E.grounding(missing, self.material_norm, self.record.prompt, self.prompt_numbers)
+        unwritten = {
+            T.normalize(v)
+            for v in values
+            if isinstance(v, str) and T.is_code(v) and not T.has_word(self.record.prompt, v.strip())
+        }
+        if unwritten & set(found.in_prompt):
+            # 'Meta' in the prompt does not write the ticker 'META'
+            found = dataclasses.replace(
+                found, in_prompt=tuple(u for u in found.in_prompt if u not in unwritten)
+            )
         if any(self.date_from_prompt(str(v)) for v in values):
             return self._date_computed(found)
         return found

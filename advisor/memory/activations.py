@@ -161,6 +161,11 @@ def _training(
     else:
         overhead = max(loss_tmp, bwd_tmp) * tokens
     head_grad = V * h * train_bytes if head_trains else 0.0
+    if req.compile:
+        notes += (
+            "torch.compile: elementwise results are recomputed in backward, not kept (the MLP keeps "
+            "gate and up, each norm its 16-bit input)",
+        )
     notes += (
         f"activations per token: {per_layer:,.0f} bytes per layer x {n_layers} layers"
         f"{' (checkpointed)' if req.gradient_checkpointing else ''} + {loss_note}; "
@@ -200,7 +205,9 @@ def _kept_layers(method: str, shape: ModelShape, n_train: int) -> tuple[int, tup
 def _saved_per_layer(req: MemoryRequest, shape: ModelShape, e: float, adapter_bytes: float) -> float:
     """Bytes per token one layer keeps for the request's method."""
     if req.method in _SMALL_PEFT:
-        return _layer_saved_bytes(shape, e, trainable_layer=False, targets=(), rank=0, adapter_bytes=e)
+        return _layer_saved_bytes(
+            shape, e, trainable_layer=False, targets=(), rank=0, adapter_bytes=e, compiled=req.compile
+        )
     return _layer_saved_bytes(
         shape,
         e,
@@ -208,6 +215,7 @@ def _saved_per_layer(req: MemoryRequest, shape: ModelShape, e: float, adapter_by
         targets=req.target_names,
         rank=req.rank,
         adapter_bytes=adapter_bytes,
+        compiled=req.compile,
     )
 
 
@@ -219,6 +227,7 @@ def _layer_saved_bytes(
     targets: tuple[str, ...],
     rank: int,
     adapter_bytes: float,
+    compiled: bool = False,
 ) -> float:
     """Bytes autograd keeps per token for one decoder layer (PyTorch eager, SDPA/flash attention).
 
@@ -228,18 +237,25 @@ def _layer_saved_bytes(
     SwiGLU MLP keeps gate, silu(gate), up and their product (4 e f) when its weights train, else the
     first three; a trained linear keeps its input. LoRA adds its input (a separate fp32 copy per adapted
     matrix when peft upcasts adapters to fp32) and the r-wide output of A.
+
+    ``compiled`` (torch.compile): Inductor's min-cut partitioner recomputes elementwise results in
+    backward rather than keeping them, so the MLP keeps only what its matmuls need (gate and up, or the
+    pre-activation of a plain MLP) and each RMSNorm keeps its 16-bit input instead of the fp32 upcast.
     """
     h, f = shape.hidden, shape.ffn
     q, kv = shape.heads * shape.d_head, shape.kv * shape.d_head
     attn = e * (2 * q + 2 * kv) + 4 * shape.heads
     mlp_gated = shape.mlp == "gated"
     k = shape.active_experts  # a token passes through k experts' MLPs
+    norm_input = e * h if compiled else 4 * h  # the fp32 upcast, or (compiled) the 16-bit input
     if trainable_layer:
-        norms = 2 * (4 * h + 2 * e * h + 4)
-        mlp = (4 if mlp_gated else 2) * e * f * k
+        norms = 2 * (norm_input + 2 * e * h + 4)
+        mlp = (2 if compiled else 4 if mlp_gated else 2) * e * f * k
+        if compiled and not mlp_gated:
+            mlp = e * f * k
         return norms + attn + mlp
-    norms = 2 * (4 * h + 4)
-    mlp = (3 if mlp_gated else 1) * e * f * k
+    norms = 2 * (norm_input + 4)
+    mlp = (2 if mlp_gated and compiled else 3 if mlp_gated else 1) * e * f * k
     inputs = {
         "q": ("n1", h),
         "k": ("n1", h),

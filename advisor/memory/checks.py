@@ -46,6 +46,8 @@ def _activation_options(req: MemoryRequest) -> list[str]:
         names.append("--gradient-checkpointing")
     if req.activation_offloading:
         names.append("--activation-offloading")
+    if req.compile:
+        names.append("--compile")
     if req.loss != "standard":
         names.append(f"--loss {req.loss}")
     return names
@@ -59,6 +61,8 @@ def _training_options(req: MemoryRequest) -> list[str]:
         names.append("--activation-offloading")
     if req.optimizer_in_backward:
         names.append("--optimizer-in-backward")
+    if req.compile:
+        names.append("--compile")
     if req.loss != "standard":
         names.append(f"--loss {req.loss}")
     return names

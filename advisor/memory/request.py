@@ -73,7 +73,8 @@ class MemoryRequest:
 
     ``loss`` is ``standard``, ``chunked`` (torchtune's 8-chunk loss) or ``fused`` (fused linear
     cross-entropy); ``activation_offloading`` keeps two layers' saved activations on the GPU;
-    ``optimizer_in_backward`` frees each gradient once its parameter steps; ``kbit_upcast`` (None: on for a
+    ``optimizer_in_backward`` frees each gradient once its parameter steps; ``compile`` is torch.compile
+    (elementwise results recomputed in backward instead of kept); ``kbit_upcast`` (None: on for a
     quantised base) is peft's prepare_model_for_kbit_training (unquantised parameters in fp32); ``gpus``
     and ``sharding`` (none, zero1, zero2, zero3, fsdp) make every byte count per GPU.
 
@@ -105,6 +106,7 @@ class MemoryRequest:
     loss: str = "standard"
     activation_offloading: bool = False
     optimizer_in_backward: bool = False
+    compile: bool = False
     kbit_upcast: bool | None = None
     gpus: int = 1
     sharding: str = "none"

@@ -26,7 +26,14 @@ from advisor_plugins.detectors.code import CodeAnswer
 from advisor_plugins.detectors.factual import ReadingAndReasoning, WrongFact
 from advisor_plugins.detectors.format import AnswerForm, ChoiceForm, LabelSet, StrictFilter
 from advisor_plugins.detectors.instructions import Instructions
-from advisor_plugins.detectors.json_output import JsonKeys, JsonSyntax, JsonValues, JsonWrapping, ToolChoice
+from advisor_plugins.detectors.json_output import (
+    JsonItems,
+    JsonKeys,
+    JsonSyntax,
+    JsonValues,
+    JsonWrapping,
+    ToolChoice,
+)
 from advisor_plugins.detectors.promptfoo import PromptfooAssertions
 
 BUILTIN_DETECTORS = (
@@ -43,6 +50,7 @@ BUILTIN_DETECTORS = (
     JsonWrapping(),
     JsonKeys(),
     JsonValues(),
+    JsonItems(),
     ToolChoice(),
     ChoiceForm(),
     LabelSet(),

@@ -22,10 +22,15 @@ def answers_in_text(ctx: DiagnosisContext) -> bool:
 
 
 def in_prompt(ctx: DiagnosisContext, value: Any, any_date_form: bool = False) -> bool:
-    """Is ``value`` written in the prompt (with ``any_date_form``: a date in any of its usual forms)?"""
+    """Is ``value`` written in the prompt (with ``any_date_form``: a date in any of its usual forms)?
+
+    A code in capitals (a ticker, an airport or currency code) counts only as written: 'Meta' in the
+    prompt does not give the ticker 'META'."""
     norm = T.normalize(str(value))
     if not norm:
         return False
+    if T.is_code(str(value)):
+        return T.has_word(ctx.record.prompt, str(value).strip())
     if T.contains_phrase(ctx.prompt_norm, norm):
         return True
     return any_date_form and T.has_date(str(value)) and T.contains_phrase(ctx.prompt_iso_norm, norm)

@@ -15,7 +15,7 @@ _REFUSAL_RE = re.compile(
     r" (?:help|assist|provide|answer|comply|do that|fulfil|fulfill|respond|create|write|generate|"
     r"discuss|share|give|comment)|"
     r"(?:as an ai|as a language model)[^.]{0,60}(?:cannot|can['’]t|not able)|"
-    r"i['’]?m sorry,? but i (?:can(?:no|['’])t|cannot|won['’]t)",
+    r"(?:sorry|apologi[sz]e)[^.!?\n]{0,60}\bbut i (?:can(?:no|['’])t|cannot|won['’]t)",
     re.I,
 )
 _PERSONA_RE = re.compile(

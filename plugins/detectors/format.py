@@ -14,7 +14,6 @@ from advisor import text as T
 from advisor_plugins.detectors._common import B, F, M, answers_in_text
 
 #: a short expected answer given in more words than this is a length problem, not wrapping
-_LONG_ANSWER_WORDS = 25
 _ITEM_SPLIT_RE = re.compile(r"\s*(?:,|;|\n|\band\b|\bor\b|^\s*[-*•]|\n\s*[-*•\d.]+)\s*", re.I)
 _OPTION_RE = re.compile(r"^\s*\(?([A-H])[).:]\s+(.+?)\s*$", re.M)
 _TRUNCATED = "the output stops part-way through the expected answer"
@@ -155,10 +154,8 @@ def _number_form(ctx: DiagnosisContext, ref: float) -> Finding | None:
     if not _has_number(ctx, ref) or ctx.output_norm == ctx.reference_norm:
         return None
     n_words = len(ctx.output.split())
-    # lm-eval's answer filters expect reasoning before the answer: long is fine there
-    filtered = rec.extra.get("filter_invalid") or rec.extra.get("raw_output")
-    if n_words > _LONG_ANSWER_WORDS and not filtered:
-        return Finding(B, "length", f"a {n_words}-word answer where a number was asked")
+    # a long answer with the right number in it is the answer wrapped in prose (form); a length the
+    # prompt set is the instruction checks' to judge
     return Finding(
         M,
         "number-form" if n_words <= 3 else "extra-prose",
@@ -186,8 +183,6 @@ def _wrapped_answer(ctx: DiagnosisContext) -> Finding | None:
         return None
     n_words = len(ctx.output.split())
     fenced = "```" in ctx.output
-    if n_words > _LONG_ANSWER_WORDS and len(reference.split()) <= 4 and not fenced:
-        return Finding(B, "length", f"a {n_words}-word answer where a short one was expected")
     if fenced:
         return Finding(M, "code-fence", "the answer is wrapped in a code fence")
     return Finding(

@@ -89,6 +89,13 @@ def _objects(ctx: DiagnosisContext) -> tuple[dict, dict] | None:
     A cut-off object counts for what it wrote: the expected object is cut down to the keys it has.
     """
     ref = ctx.reference_json
+    if isinstance(ref, list) and ctx.wants_json:
+        # an array of objects, answered with as many objects: compared object by object
+        value, _ = ctx.output_json
+        ref_items, got_items = _entries(ref), _entries(value)
+        if ref_items is None or got_items is None or len(ref) != len(value):
+            return None
+        return ref_items, got_items
     if not isinstance(ref, dict) or not (ctx.wants_json and ctx.output):
         return None
     value, how = ctx.output_json
@@ -102,6 +109,13 @@ def _objects(ctx: DiagnosisContext) -> tuple[dict, dict] | None:
     if not isinstance(value, dict):
         return None
     return ref, value
+
+
+def _entries(value: Any) -> dict | None:
+    """An array of objects as one object keyed '[i].key' (None for anything else)."""
+    if not isinstance(value, list) or not value or not all(isinstance(x, dict) for x in value):
+        return None
+    return {f"[{i}].{k}": v for i, item in enumerate(value) for k, v in item.items()}
 
 
 def _key_difference(ref: dict, value: dict) -> str | None:
@@ -143,7 +157,10 @@ class JsonKeys:
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
         ref = ctx.reference_json
-        pair = _objects(ctx) if isinstance(ref, dict) else None
+        if isinstance(ref, list) and ctx.wants_json and renamed_keys(ref, ctx.output_json[0]):
+            yield Finding(M, "json-keys", "the right values under other key names inside the array's objects")
+            return
+        pair = _objects(ctx)
         if pair is not None and (difference := _key_difference(*pair)) is not None:
             yield Finding(M, "json-keys", f"wrong keys: {difference}")
         elif pair is not None:
@@ -152,8 +169,6 @@ class JsonKeys:
                 yield Finding(
                     M, "json-keys", f"the right values under other key names inside {', '.join(inside)}"
                 )
-        elif isinstance(ref, list) and ctx.wants_json and renamed_keys(ref, ctx.output_json[0]):
-            yield Finding(M, "json-keys", "the right values under other key names inside the array's objects")
 
 
 class JsonValues:
@@ -162,7 +177,7 @@ class JsonValues:
     name = "json-values"
 
     def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
-        pair = _objects(ctx) if isinstance(ctx.reference_json, dict) else None
+        pair = _objects(ctx)
         if pair is None or _key_difference(*pair) is not None:
             return
         ref, value = pair
@@ -248,6 +263,40 @@ def _get_ci(d: dict, key: str) -> Any:
         return d[key]
     low = key.lower()
     return next((v for k, v in d.items() if k.lower() == low), None)
+
+
+class JsonItems:
+    """An array of extracted items with items added or left out: does the text the prompt gives hold
+    them? Adding what the text does not hold, or leaving out what it does, is not following it."""
+
+    name = "json-items"
+
+    def detect(self, ctx: DiagnosisContext) -> Iterator[Finding]:
+        ref = ctx.reference_json
+        value, how = ctx.output_json
+        if (
+            not (isinstance(ref, list) and isinstance(value, list) and ref and ctx.wants_json)
+            or how == "none"
+        ):
+            return
+        if not all(_item_in_prompt(ctx, item) for item in ref):
+            return  # not an extraction from the prompt's text
+        want, got = [T.canon(x) for x in ref], [T.canon(x) for x in value]
+        added = [x for x, c in zip(value, got, strict=True) if c not in want]
+        left_out = [x for x, c in zip(ref, want, strict=True) if c not in got]
+        invented = [x for x in added if not _item_in_prompt(ctx, x)]
+        if invented:
+            shown = ", ".join(T.clip(str(x), 30) for x in invented[:3])
+            yield Finding(B, "unfaithful-to-prompt", f"adds {shown}, which the text does not hold")
+        elif left_out and not added:
+            shown = ", ".join(T.clip(str(x), 30) for x in left_out[:3])
+            yield Finding(B, "unfaithful-to-prompt", f"leaves out {shown}, which the text holds")
+
+
+def _item_in_prompt(ctx: DiagnosisContext, item: Any) -> bool:
+    """Is every value of an array item (a name, or an object's values) written in the prompt?"""
+    leaves = [v for v in T.json_leaves(item) if isinstance(v, str)]
+    return bool(leaves) and all(in_prompt(ctx, v) for v in leaves)
 
 
 class ToolChoice:

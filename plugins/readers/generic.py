@@ -23,6 +23,7 @@ from advisor import (
     PASS_KEYS,
     PROMPT_KEYS,
     REFERENCE_KEYS,
+    DiagnosisContext,
     EvalRecord,
     InputError,
     ReadContext,
@@ -142,6 +143,8 @@ def record_from_mapping(obj: dict, source: str, line: int) -> EvalRecord | None:
         passed = pass_value if type(pass_value) is bool else _passed(pass_key, pass_value)
     task, rid, fmt = obj.get("task"), obj.get("id"), obj.get("format")
     alternatives = _alternatives(reference)
+    if isinstance(reference, str) and alternatives and DiagnosisContext.asks_for_json(str(prompt or "")):
+        alternatives = None  # '["a", "b"]' where a JSON array is asked for: the expected array itself
     rec = EvalRecord(
         source,
         line,
