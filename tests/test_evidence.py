@@ -396,6 +396,22 @@ ORDERS = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), pl
             '[{"company": "Nokia", "hq_country": "Finland"}, {"company": "Spotify", "hq_country": "Sweden"}]',
             ("factual", "wrong-fact"),
         ),
+        # a word limit on a JSON field counts that field's words, not the keys and the other fields
+        (
+            'Return JSON {"title": "<max 6 words>", "tags": [...]} for the article.\n\n'
+            "Article: Oslo opens a new harbour bath with free entry all summer.",
+            '{"title": "Oslo opens free harbour bath", "tags": ["oslo", "summer", "swimming", "city", "free"]}',
+            '{"title": "Oslo opens free harbour bath", "tags": ["oslo", "summer"]}',
+            ("factual", "wrong-fact"),
+        ),
+        # the items translated, in an object keyed by line where an array was asked
+        (
+            "Translate each line into German. Return a JSON array of strings, in order.\n\n"
+            "1. Good morning\n2. Thank you very much",
+            '{"1": "Guten Morgen", "2": "Vielen Dank"}',
+            '["Guten Morgen", "Vielen herzlichen Dank"]',
+            ("format", "json-keys"),
+        ),
         # a case vignette's age is not an audience: the medical words are not a register breach
         (
             "A 58-year-old man has crushing chest pain. Which enzyme rises first? Answer in one sentence.",

@@ -128,6 +128,11 @@ def _count(word: str) -> int | None:
 
 
 def _n_words(ctx: DiagnosisContext) -> int:
+    """Words of the output; of a JSON answer, those of its longest text value (a limit such as
+    '{"summary": "<max 30 words>"}' is on a field, not on the keys and brackets)."""
+    if ctx.wants_json and ctx.output_json[1] != "none":
+        texts = [v for v in T.json_leaves(ctx.output_json[0]) if isinstance(v, str)]
+        return max((len(v.split()) for v in texts), default=0)
     return len(ctx.output.split())
 
 

@@ -150,6 +150,25 @@ def renamed_keys(want: Any, got: Any) -> bool:
     )
 
 
+def other_shape(want: Any, got: Any) -> str | None:
+    """'an object where an array was asked' when the values are there, in order, in the other kind of
+    container (each the same, or sharing at least half its words: wording is not the question here)."""
+    kinds = {list: "an array", dict: "an object"}
+    if type(want) not in kinds or type(got) not in kinds or type(want) is type(got):
+        return None
+    a, b = T.json_leaves(want), T.json_leaves(got)
+    if not a or len(a) != len(b) or not all(_close_values(x, y) for x, y in zip(a, b, strict=True)):
+        return None
+    return f"the values are there, in {kinds[type(got)]} where {kinds[type(want)]} was asked"
+
+
+def _close_values(want: Any, got: Any) -> bool:
+    if T.canon(want) == T.canon(got):
+        return True
+    wa, wb = set(T.words(str(want))), set(T.words(str(got)))
+    return bool(wa) and len(wa & wb) >= 0.5 * len(wa | wb)
+
+
 class JsonKeys:
     """Does the JSON have the expected keys, at the top and inside nested objects?"""
 
@@ -159,6 +178,9 @@ class JsonKeys:
         ref = ctx.reference_json
         if isinstance(ref, list) and ctx.wants_json and renamed_keys(ref, ctx.output_json[0]):
             yield Finding(M, "json-keys", "the right values under other key names inside the array's objects")
+            return
+        if ctx.wants_json and (shape := other_shape(ref, ctx.output_json[0])) is not None:
+            yield Finding(M, "json-keys", shape)
             return
         pair = _objects(ctx)
         if pair is not None and (difference := _key_difference(*pair)) is not None:
