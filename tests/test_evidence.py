@@ -400,7 +400,8 @@ ORDERS = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), pl
         (
             'Return JSON {"title": "<max 6 words>", "tags": [...]} for the article.\n\n'
             "Article: Oslo opens a new harbour bath with free entry all summer.",
-            '{"title": "Oslo opens free harbour bath", "tags": ["oslo", "summer", "swimming", "city", "free"]}',
+            '{"title": "Oslo opens free harbour bath", '
+            '"tags": ["oslo", "summer", "swimming", "city", "free"]}',
             '{"title": "Oslo opens free harbour bath", "tags": ["oslo", "summer"]}',
             ("factual", "wrong-fact"),
         ),
