@@ -413,6 +413,36 @@ ORDERS = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), pl
             '["Guten Morgen", "Vielen herzlichen Dank"]',
             ("format", "json-keys"),
         ),
+        # an answer in the asker's own script is not in the wrong language, whatever the reference mixes
+        (
+            "2018년 월드컵 우승국은 어디인가요? 나라 이름만 답하세요.",
+            "독일 연방 공화국",
+            "프랑스 (France)",
+            ("factual", "wrong-fact"),
+        ),
+        # 'at most 2 short sentences'
+        (
+            "You are a tutor for children. Answer in at most 2 short sentences.\n\nWhy do leaves fall?",
+            "Trees drop leaves in autumn. Days get shorter. The tree saves water. New leaves grow in spring.",
+            "Trees let their leaves fall in autumn to save water. New ones grow in spring.",
+            ("behaviour", "length"),
+        ),
+        # a schema that keeps cents gives the factor 100 (the query forgot to use it: not knowledge)
+        (
+            "CREATE TABLE orders (id INT, total_cents INT); -- euro cents\n\nQuestion: total revenue in "
+            "euros. SQL only.",
+            "SELECT SUM(total_cents) AS revenue FROM orders;",
+            "SELECT SUM(total_cents) / 100.0 AS revenue FROM orders;",
+            ("behaviour", "unfaithful-to-prompt"),
+        ),
+        # a date some days after the prompt's date is not 'computed from the prompt' by chance arithmetic
+        (
+            'Today is 2025-07-20. Return JSON {"name": string, "since": "YYYY-MM-DD"} for the current '
+            "Chancellor of Germany.",
+            '{"name": "Olaf Scholz", "since": "2021-12-08"}',
+            '{"name": "Friedrich Merz", "since": "2025-05-06"}',
+            ("factual", "wrong-fact"),
+        ),
         # a case vignette's age is not an audience: the medical words are not a register breach
         (
             "A 58-year-old man has crushing chest pain. Which enzyme rises first? Answer in one sentence.",
@@ -583,3 +613,18 @@ def test_a_greek_letter_alone_is_a_symbol_not_greek_text():
     assert T.script_of("Find the smallest angle θ with 2cos θ = 1, in radians.") == "latin"
     assert T.script_of("π/3") is None
     assert T.script_of("Η απάντηση είναι π/3") == "greek"
+
+
+def test_a_tool_outside_the_listed_ones_is_named(pm):
+    from tests.test_diagnosis import verdict
+
+    prompt = (
+        "Available tools (use only these):\n- send_email(to: string, body: string)\n"
+        "- get_orders(customer_id: string)\nRespond with one JSON tool call.\n\nUser: text Bo that his "
+        "order shipped"
+    )
+    output = '{"name": "send_sms", "arguments": {"to": "Bo", "message": "Your order shipped"}}'
+    detectors = list(Registry(pm).detectors.values())
+    v, sub, evidence = verdict(detectors, prompt=prompt, output=output, reference="Use send_email.")
+    assert (v, sub) == ("behaviour", "unfaithful-to-prompt")
+    assert "not among the tools the prompt offers (get_orders, send_email)" in evidence[0]

@@ -583,13 +583,18 @@ def date_derivable(reference: str, prompt: str, prompt_numbers: list[float]) -> 
         for start in T._dates(m.group()):
             for end in want:
                 delta = abs((end - start).days)
-                if (
-                    delta
-                    and delta <= 400
-                    and (delta in prompt_numbers or derivable(float(delta), prompt_numbers))
-                ):
+                if delta and delta <= 400 and _days_given(float(delta), prompt_numbers):
                     return True
     return False
+
+
+def _days_given(days: float, prompt_numbers: list[float]) -> bool:
+    """Does the prompt give this many days: written, in weeks, or as one sum, difference or product of
+    two of its numbers? (Two steps with constants reach almost any small number by chance.)"""
+    small = [n for n in dict.fromkeys(prompt_numbers) if 0 < n <= 400][:12] + [7.0]
+    if days in small:
+        return True
+    return any(days in (a + b, abs(a - b), a * b) for i, a in enumerate(small) for b in small[i + 1 :])
 
 
 def day_spans(prompt: str) -> set[int]:

@@ -312,6 +312,12 @@ def _wrong_code(ctx: DiagnosisContext, code: str, kind: str) -> Finding:
 
 
 _UNIT_FACTORS = (1, 10, 100, 1000, 60, 3600, 24, 7, 12)
+#: a schema or question that keeps a quantity in a sub-unit: the conversion factor is given by it
+_UNIT_WORD_RE = re.compile(
+    r"\b(?:cents?|pence|minor units?|millis(?:econds)?|ms|seconds|minutes|hours|days|weeks|months|grams?|"
+    r"millimet(?:er|re)s?|basis points|percent(?:age)?)\b",
+    re.I,
+)
 _ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _MONTHS = (
     "january",
@@ -338,6 +344,8 @@ def _from_question(ctx: DiagnosisContext, literal: str) -> bool:
     except ValueError:
         value = None
     if value is not None:  # one of the prompt's numbers in another unit (a price in cents, a time in ms)
+        if value in _UNIT_FACTORS[1:] and _UNIT_WORD_RE.search(ctx.record.prompt):
+            return True  # the factor itself ('/ 100.0') where the schema keeps cents, minutes, ...
         return any(
             abs(value - n * c) < 1e-9 or abs(value * c - n) < 1e-9
             for n in ctx.prompt_numbers

@@ -26,7 +26,7 @@ _MAX_WORDS_RE = re.compile(
 )
 _MAX_SENT_RE = re.compile(
     r"\b(?:in|with|using|of|by|to) (?:at most |no more than |only )?"
-    r"(one|a single|1|two|2|three|3) sentences?\b",
+    r"(one|a single|1|two|2|three|3) (?:short |brief |simple |plain |complete |full )?sentences?\b",
     re.I,
 )
 _YES_NO_RE = re.compile(
@@ -195,7 +195,7 @@ def script_mismatch(ctx: DiagnosisContext, prompt: str) -> Finding | None:
         return None
     expected = T.script_of(ctx.record.reference or "") or T.script_of(prompt)
     got = T.script_of(out)
-    if expected and got and got != expected:
+    if expected and got and got != expected and got != T.script_of(prompt):  # the asker's own script is fine
         return Finding(B, "wrong-language", f"the output is written in {got} script, the task in {expected}")
     return None
 

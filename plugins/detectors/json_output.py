@@ -153,13 +153,17 @@ def renamed_keys(want: Any, got: Any) -> bool:
 def other_shape(want: Any, got: Any) -> str | None:
     """'an object where an array was asked' when the values are there, in order, in the other kind of
     container (each the same, or sharing at least half its words: wording is not the question here)."""
-    kinds = {list: "an array", dict: "an object"}
-    if type(want) not in kinds or type(got) not in kinds or type(want) is type(got):
+
+    def kind(value: Any) -> str | None:
+        return "an array" if isinstance(value, list) else "an object" if isinstance(value, dict) else None
+
+    asked, given = kind(want), kind(got)
+    if asked is None or given is None or asked == given:
         return None
     a, b = T.json_leaves(want), T.json_leaves(got)
     if not a or len(a) != len(b) or not all(_close_values(x, y) for x, y in zip(a, b, strict=True)):
         return None
-    return f"the values are there, in {kinds[type(got)]} where {kinds[type(want)]} was asked"
+    return f"the values are there, in {given} where {asked} was asked"
 
 
 def _close_values(want: Any, got: Any) -> bool:
@@ -321,6 +325,10 @@ def _item_in_prompt(ctx: DiagnosisContext, item: Any) -> bool:
     return bool(leaves) and all(in_prompt(ctx, v) for v in leaves)
 
 
+#: a tool listed as a line of its own: '- send_email(to: string, ...)', '2. get_weather(city)'
+_TOOL_LINE_RE = re.compile(r"^\s*(?:[-*•]|\d+[.)])?\s*([a-z][a-z0-9]*_[a-z0-9_]+)\s*\(", re.M)
+
+
 class ToolChoice:
     """A tool call: is the tool one the prompt offers?"""
 
@@ -333,8 +341,10 @@ class ToolChoice:
         if "arguments" not in value and "parameters" not in value and "args" not in value:
             return
         prompt = ctx.record.prompt
-        offered = set(re.findall(r'"name"\s*:\s*"([^"]+)"', prompt)) | set(
-            re.findall(r"\b(?:def|function)\s+(\w+)\s*\(", prompt)
+        offered = (
+            set(re.findall(r'"name"\s*:\s*"([^"]+)"', prompt))
+            | set(re.findall(r"\b(?:def|function)\s+(\w+)\s*\(", prompt))
+            | set(_TOOL_LINE_RE.findall(prompt))
         )
         if len(offered) >= 1 and value["name"] not in offered and value["name"] not in prompt:
             yield Finding(
