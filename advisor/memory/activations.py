@@ -219,6 +219,15 @@ def _saved_per_layer(req: MemoryRequest, shape: ModelShape, e: float, adapter_by
     )
 
 
+#: [gated][trained][compiled]: gated trained keeps gate, silu(gate), up, product (compiled: gate, up);
+#: gated frozen gate, silu(gate), up (compiled: gate, up); plain trained pre- and post-activation
+#: (compiled: the pre-activation); plain frozen the post-activation, which the down matmul needs
+_MLP_KEPT = {
+    True: {True: {False: 4, True: 2}, False: {False: 3, True: 2}},
+    False: {True: {False: 2, True: 1}, False: {False: 1, True: 1}},
+}
+
+
 def _layer_saved_bytes(
     shape: ModelShape,
     e: float,
@@ -248,14 +257,12 @@ def _layer_saved_bytes(
     mlp_gated = shape.mlp == "gated"
     k = shape.active_experts  # a token passes through k experts' MLPs
     norm_input = e * h if compiled else 4 * h  # the fp32 upcast, or (compiled) the 16-bit input
+    # MLP tensors kept per token, in units of e x f: [gated][trained][compiled]
+    mlp = _MLP_KEPT[mlp_gated][trainable_layer][compiled] * e * f * k
     if trainable_layer:
         norms = 2 * (norm_input + 2 * e * h + 4)
-        mlp = (2 if compiled else 4 if mlp_gated else 2) * e * f * k
-        if compiled and not mlp_gated:
-            mlp = e * f * k
         return norms + attn + mlp
     norms = 2 * (norm_input + 4)
-    mlp = (2 if mlp_gated and compiled else 3 if mlp_gated else 1) * e * f * k
     inputs = {
         "q": ("n1", h),
         "k": ("n1", h),

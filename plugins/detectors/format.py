@@ -13,7 +13,6 @@ from advisor import DiagnosisContext, Finding
 from advisor import text as T
 from advisor_plugins.detectors._common import B, F, M, answers_in_text
 
-#: a short expected answer given in more words than this is a length problem, not wrapping
 _ITEM_SPLIT_RE = re.compile(r"\s*(?:,|;|\n|\band\b|\bor\b|^\s*[-*•]|\n\s*[-*•\d.]+)\s*", re.I)
 _OPTION_RE = re.compile(r"^\s*\(?([A-H])[).:]\s+(.+?)\s*$", re.M)
 _TRUNCATED = "the output stops part-way through the expected answer"
