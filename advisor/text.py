@@ -116,9 +116,16 @@ STOPWORDS = frozenset(
 )
 
 
+#: a minus sign before a number ('-1', '−1'): stripping punctuation would make '(2, -1)' read '(2, 1)'
+_NEGATIVE_RE = re.compile(r"(?<![\w.])[-\u2212](?=\d)")
+
+
 def normalize(text: str) -> str:
-    """Lowercase, strip accents' combining marks, punctuation, articles and extra spaces."""
+    """Lowercase, strip accents' combining marks, punctuation, articles and extra spaces; a minus sign
+    before a number is kept as the word 'minus'."""
     text = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
+    if "-" in text or "\u2212" in text:
+        text = _NEGATIVE_RE.sub(" minus ", text)
     return " ".join([w for w in _PUNCT_RE.sub(" ", text).split() if w not in _ARTICLES])
 
 

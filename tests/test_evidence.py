@@ -44,6 +44,9 @@ def test_the_same_content_in_another_form_counts_as_right(output, reference):
             "Caution, poison! Keep out of the reach of children.",
         ),
         ("54.6", "45.4"),
+        # the sign is part of the number: punctuation stripping must not turn (2, -1) into (2, 1)
+        ("Then y = 5(2) - 9 = -1.\n(x, y) = (2, \u22121)", "(2, 1)"),
+        ("x = -3", "x = 3"),
     ],
 )
 def test_a_different_answer_is_not_right(output, reference):

@@ -234,8 +234,11 @@ class DiagnosisContext:
             return True
         if self.reference_number is not None:
             values = E.numbers(answer)
-            if E.squash(answer) == E.squash(ref) and not re.search(r"\d[.,]\d", ref):
-                return True  # '+44 7700 900123' for '+447700900123' (but not '2595' for '259.5')
+            same_sign = ("minus" in T.normalize(answer).split()) == ("minus" in self.reference_norm.split())
+            if E.squash(answer) == E.squash(ref) and not re.search(r"\d[.,]\d", ref) and same_sign:
+                return (
+                    True  # '+44 7700 900123' for '+447700900123' (but not '2595' for '259.5', '-3' for '3')
+                )
             if values:
                 return E.same_number(self.reference_number, values, ref) or E.same_quantity(
                     self.reference_number, answer, ref
