@@ -446,6 +446,32 @@ ORDERS = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), pl
             '{"name": "Friedrich Merz", "since": "2025-05-06"}',
             ("factual", "wrong-fact"),
         ),
+        # a structured reference (two 'KEY: value' lines) answered with the same content as JSON: form,
+        # not a retelling
+        (
+            "Reply in exactly two lines:\nSCORE: <n>\nFEEDBACK: <text>\n\nQuestion: Is 7 prime? (1 mark)\n"
+            "Student answer: yes, only 1 and 7 divide it",
+            '{"score": 1, "feedback": "Correct: 7 has no divisors other than 1 and itself, hence prime."}',
+            "SCORE: 1\nFEEDBACK: Correct: 7 has no divisors other than 1 and itself, so it is prime.",
+            ("format", "extra-prose"),
+        ),
+        # an option a schema offers ("likely" | "unlikely") does not give the answer away
+        (
+            'Assess the clause. Return JSON {"enforceable": "likely" | "unlikely"}.\n\n'
+            "Clause: the employee may not work for any competitor anywhere for ten years.",
+            '{"enforceable": "likely"}',
+            '{"enforceable": "unlikely"}',
+            ("factual", "wrong-fact"),
+        ),
+        # the right labels written another way ('Force Majeure' for 'force_majeure')
+        (
+            'Label each clause. Return a JSON array of {"clause": n, "label": ...} with labels from: '
+            "payment_terms, force_majeure, termination.\n\n1. Invoices are due in 30 days.\n"
+            "2. Neither party is liable for events beyond its control.",
+            '[{"clause": 1, "label": "Payment Terms"}, {"clause": 2, "label": "Force Majeure"}]',
+            '[{"clause": 1, "label": "payment_terms"}, {"clause": 2, "label": "force_majeure"}]',
+            ("format", "value-form"),
+        ),
         # a case vignette's age is not an audience: the medical words are not a register breach
         (
             "A 58-year-old man has crushing chest pain. Which enzyme rises first? Answer in one sentence.",

@@ -74,6 +74,7 @@ _JSON_WANTED_RE = re.compile(
 
 #: the longest expected answer (in words) an output can wrap in prose; longer ones are retold
 RETOLD_WORDS = 6
+_MARKUP_RE = re.compile(r"</?[a-z][a-z0-9]*(?:\s[^>]*)?>", re.I)
 
 
 class cached_property:  # noqa: N801 - functools' version takes a lock on every first access (3.11)
@@ -265,16 +266,23 @@ class DiagnosisContext:
     @cached_property
     def content_retold(self) -> bool:
         """The content is right only in the lenient sense: a reference of a sentence or more (not JSON,
-        not code) whose words the output mostly has, without writing the reference itself. Such an
-        output retells the expected answer; it does not wrap it in prose."""
+        not code) whose words the output mostly has, without writing the reference itself, and whose
+        form the output keeps (the reference is one paragraph of prose, or the output has as many lines).
+        Such an output retells the expected answer; it does not wrap it in prose. A reference with a
+        structure the output does not keep (HTML, 'KEY: value' lines, JSON Lines) is a form question."""
         ref = self.record.reference or ""
-        return (
-            bool(self.content_correct)
+        if not (
+            self.content_correct
             and self.reference_json is None
             and not self.code_kind
             and len(ref.split()) > RETOLD_WORDS
             and not T.contains_phrase(self.output_norm, self.reference_norm)
-        )
+        ):
+            return False
+        ref_lines = [line for line in ref.splitlines() if line.strip()]
+        out_lines = [line for line in self.output.splitlines() if line.strip()]
+        prose = len(ref_lines) == 1 and not _MARKUP_RE.search(ref)
+        return prose or len(ref_lines) == len(out_lines)
 
     @cached_property
     def final_answer(self) -> str | None:

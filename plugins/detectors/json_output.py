@@ -9,6 +9,7 @@ factual one otherwise; everything else here is a format failure.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -242,7 +243,14 @@ def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str
     # wrong numbers are wrong: not looked for elsewhere in the output (a 6 inside a date is not 6 nights)
     numeric = all(isinstance(ref[k], (int, float)) and not isinstance(ref[k], bool) for k in wrong)
     grounding = ctx.grounding_of(leaves, known_wrong=numeric)
-    if grounding.grounded or all(in_prompt(ctx, ref[k], any_date_form=True) for k in wrong):
+    # an option the prompt offers ('"likely" | "unlikely"') is listed, not given as the answer
+    offered = {T.normalize(str(v)) for v in leaves if _offered(ctx, v)}
+    if offered & set(grounding.in_prompt):
+        grounding = dataclasses.replace(
+            grounding, in_prompt=tuple(u for u in grounding.in_prompt if u not in offered)
+        )
+    written = all(in_prompt(ctx, ref[k], any_date_form=True) and not _offered(ctx, ref[k]) for k in wrong)
+    if grounding.grounded or written:
         return Finding(
             B,
             "unfaithful-to-prompt",
@@ -250,6 +258,20 @@ def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str
             grounding.clear,
         )
     return Finding(F, "wrong-fact", f"wrong values ({detail}); {grounding.evidence()}", grounding.clear)
+
+
+_OPTION_LIST_RE = re.compile(r'"([^"]{1,40})"\s*\|\s*"([^"]{1,40})"')
+
+
+def _offered(ctx: DiagnosisContext, value: Any) -> bool:
+    """Is ``value`` one of the options a schema in the prompt offers ('"likely" | "unlikely"', or a
+    label list)? Listing it does not say it is the answer."""
+    norm = T.normalize(str(value))
+    if norm in ctx.offered_labels:
+        return True
+    options = {T.normalize(o) for m in _OPTION_LIST_RE.finditer(ctx.record.prompt) for o in m.groups()}
+    options |= {T.normalize(o) for o in re.findall(r'\|\s*"([^"]{1,40})"', ctx.record.prompt)}
+    return norm in options
 
 
 def _same_free_text(want: Any, got: Any) -> bool:
@@ -280,7 +302,7 @@ def _same_value_other_form(want: Any, got: Any) -> bool:
         return True
     if isinstance(want, (int, float)) and not isinstance(want, bool):
         return any(abs(n - want) < 1e-9 * max(1.0, abs(want)) for n in T.values_in(got_s))
-    return T.normalize(want_s) == T.normalize(got_s)
+    return T.normalize(want_s.replace("_", " ")) == T.normalize(got_s.replace("_", " "))  # 'payment_terms'
 
 
 def _get_ci(d: dict, key: str) -> Any:
@@ -303,6 +325,7 @@ class JsonItems:
         if (
             not (isinstance(ref, list) and isinstance(value, list) and ref and ctx.wants_json)
             or how == "none"
+            or len(value) == len(ref)  # as many items: a different one is a wrong value (JsonValues)
         ):
             return
         if not all(_item_in_prompt(ctx, item) for item in ref):
