@@ -463,6 +463,15 @@ ORDERS = "Table orders(id INT, status TEXT, total_cents INT, country CHAR(2), pl
             '{"enforceable": "unlikely"}',
             ("factual", "wrong-fact"),
         ),
+        # ... nor does a list of allowed values
+        (
+            'Fill the connector of each phone from your product knowledge. Allowed values: "Lightning", '
+            '"USB-C", "Micro-USB". Output a JSON array of {"sku", "connector"}.\n\nItems:\nP-15 Phone 15\n'
+            "G-8 Pixel 8",
+            '[{"sku": "P-15", "connector": "Lightning"}, {"sku": "G-8", "connector": "USB-C"}]',
+            '[{"sku": "P-15", "connector": "USB-C"}, {"sku": "G-8", "connector": "USB-C"}]',
+            ("factual", "wrong-fact"),
+        ),
         # the right labels written another way ('Force Majeure' for 'force_majeure')
         (
             'Label each clause. Return a JSON array of {"clause": n, "label": ...} with labels from: '

@@ -261,6 +261,12 @@ def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str
 
 
 _OPTION_LIST_RE = re.compile(r'"([^"]{1,40})"\s*\|\s*"([^"]{1,40})"')
+#: 'Allowed values: "Lightning", "USB-C", "Micro-USB"': quoted options after a word that announces them
+_OPTION_LINE_RE = re.compile(
+    r"\b(?:allowed|options?|one of|choose|choices|labels?|values?|categories|enum)\b[^\n\"]{0,30}"
+    r'((?:"[^"\n]{1,40}"\s*(?:,|\||/|\bor\b)\s*)+"[^"\n]{1,40}")',
+    re.I,
+)
 
 
 def _offered(ctx: DiagnosisContext, value: Any) -> bool:
@@ -271,6 +277,8 @@ def _offered(ctx: DiagnosisContext, value: Any) -> bool:
         return True
     options = {T.normalize(o) for m in _OPTION_LIST_RE.finditer(ctx.record.prompt) for o in m.groups()}
     options |= {T.normalize(o) for o in re.findall(r'\|\s*"([^"]{1,40})"', ctx.record.prompt)}
+    for m in _OPTION_LINE_RE.finditer(ctx.record.prompt):
+        options |= {T.normalize(o) for o in re.findall(r'"([^"\n]{1,40})"', m.group(1))}
     return norm in options
 
 
