@@ -260,7 +260,9 @@ def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str
     return Finding(F, "wrong-fact", f"wrong values ({detail}); {grounding.evidence()}", grounding.clear)
 
 
-_OPTION_LIST_RE = re.compile(r'"([^"]{1,40})"\s*\|\s*"([^"]{1,40})"')
+#: '"likely" | "unlikely"': a quoted option before a pipe, and one after a pipe
+_BEFORE_PIPE_RE = re.compile(r'"([^"\n]{1,40})"\s*\|')
+_AFTER_PIPE_RE = re.compile(r'\|\s*"([^"\n]{1,40})"')
 #: 'Allowed values: "Lightning", "USB-C", "Micro-USB"': quoted options after a word that announces them
 _OPTION_LINE_RE = re.compile(
     r"\b(?:allowed|options?|one of|choose|choices|labels?|values?|categories|enum)\b[^\n\"]{0,30}"
@@ -275,9 +277,9 @@ def _offered(ctx: DiagnosisContext, value: Any) -> bool:
     norm = T.normalize(str(value))
     if norm in ctx.offered_labels:
         return True
-    options = {T.normalize(o) for m in _OPTION_LIST_RE.finditer(ctx.record.prompt) for o in m.groups()}
-    options |= {T.normalize(o) for o in re.findall(r'\|\s*"([^"]{1,40})"', ctx.record.prompt)}
-    for m in _OPTION_LINE_RE.finditer(ctx.record.prompt):
+    prompt = ctx.record.prompt
+    options = {T.normalize(o) for o in _BEFORE_PIPE_RE.findall(prompt) + _AFTER_PIPE_RE.findall(prompt)}
+    for m in _OPTION_LINE_RE.finditer(prompt):
         options |= {T.normalize(o) for o in re.findall(r'"([^"\n]{1,40})"', m.group(1))}
     return norm in options
 
