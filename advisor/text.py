@@ -266,15 +266,6 @@ def to_number(text: str) -> float | None:
         return None
 
 
-_FRACTION_RE = re.compile(r"^\s*(-?\d+)\s*/\s*(\d+)\s*$")
-
-
-def fraction_value(text: str) -> float | None:
-    """The value of a written fraction ('3/16' as 0.1875); None when ``text`` is not one."""
-    m = _FRACTION_RE.match(text)
-    return int(m.group(1)) / int(m.group(2)) if m and int(m.group(2)) else None
-
-
 def numbers_in(text: str) -> list[float]:
     out = []
     for m in _NUMBER_RE.finditer(text):

@@ -152,7 +152,7 @@ class DiagnosisContext:
             return None
         value = T.to_number(ref)
         if value is None:
-            value = T.fraction_value(ref)  # '1/16', answered 0.0625
+            value = E.fraction(ref)  # '1/16', answered 0.0625
         if value is not None:
             return value
         nums = T.numbers_in(ref)
@@ -235,11 +235,11 @@ class DiagnosisContext:
             return True
         if self.reference_number is not None:
             values = E.numbers(answer)
-            same_sign = ("minus" in T.normalize(answer).split()) == ("minus" in self.reference_norm.split())
+            # '+44 7700 900123' for '+447700900123', but not '2595' for '259.5' nor '-3' for '3'
+            answer_norm = self.output_norm if answer is self.output else T.normalize(answer)
+            same_sign = ("minus" in answer_norm.split()) == ("minus" in self.reference_norm.split())
             if E.squash(answer) == E.squash(ref) and not re.search(r"\d[.,]\d", ref) and same_sign:
-                return (
-                    True  # '+44 7700 900123' for '+447700900123' (but not '2595' for '259.5', '-3' for '3')
-                )
+                return True
             if values:
                 return E.same_number(self.reference_number, values, ref) or E.same_quantity(
                     self.reference_number, answer, ref
@@ -345,6 +345,16 @@ class DiagnosisContext:
         """The labels the prompt offers as the only answers ('Allowed intents: a, b, c'), normalised."""
         return E.offered_labels(self.record.prompt, self.reference_norm)
 
+    def listed_as_option(self, value: Any) -> bool:
+        """Is ``value`` one of the options the prompt lists (a label list, a schema's quoted options)?
+        Listing the options does not say which one is the answer."""
+        norm = T.normalize(str(value))
+        return norm in self.offered_labels or norm in self._quoted_options
+
+    @cached_property
+    def _quoted_options(self) -> set[str]:
+        return E.quoted_options(self.record.prompt)
+
     @cached_property
     def non_answer(self) -> bool:
         """The output says it does not know or cannot tell (also: as of my knowledge cut-off)."""
@@ -442,16 +452,14 @@ class DiagnosisContext:
         units = [(u, v) for u, v in units if u]
         missing = units if known_wrong else E.missing_units(units, self.output_norm, self.output_numbers)
         found = E.grounding(missing, self.material_norm, self.record.prompt, self.prompt_numbers)
-        unwritten = {
-            T.normalize(v)
-            for v in values
-            if isinstance(v, str) and T.is_code(v) and not T.has_word(self.record.prompt, v.strip())
-        }
-        if unwritten & set(found.in_prompt):
-            # 'Meta' in the prompt does not write the ticker 'META'
-            found = dataclasses.replace(
-                found, in_prompt=tuple(u for u in found.in_prompt if u not in unwritten)
-            )
+        # 'Meta' in the prompt does not write the ticker 'META'
+        found = found.not_held(
+            {
+                T.normalize(v)
+                for v in values
+                if isinstance(v, str) and T.is_code(v) and not T.has_word(self.record.prompt, v.strip())
+            }
+        )
         if any(self.date_from_prompt(str(v)) for v in values):
             return self._date_computed(found)
         return found

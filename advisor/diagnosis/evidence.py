@@ -17,7 +17,7 @@ import bisect
 import itertools
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from advisor import text as T
@@ -54,6 +54,14 @@ def _read_number(token: str) -> list[float]:
         except ValueError:
             continue
     return out
+
+
+def fraction(text: str) -> float | None:
+    """The value of ``text`` when it is a fraction and nothing else ('3/16', '-1/2'), else None."""
+    s = text.strip()
+    sign = -1 if s.startswith("-") else 1
+    m = _FRACTION_RE.fullmatch(s.lstrip("-").strip())
+    return sign * int(m.group(1)) / int(m.group(2)) if m and int(m.group(2)) else None
 
 
 def numbers(text: str) -> list[float]:
@@ -383,6 +391,26 @@ def listed_as_label(value_norm: str, prompt: str) -> bool:
     return seen
 
 
+#: '"likely" | "unlikely"': a quoted option before a pipe, and one after a pipe
+_BEFORE_PIPE_RE = re.compile(r'"([^"\n]{1,40})"\s*\|')
+_AFTER_PIPE_RE = re.compile(r'\|\s*"([^"\n]{1,40})"')
+#: 'Allowed values: "Lightning", "USB-C", "Micro-USB"': quoted options after a word that announces them
+_ANNOUNCED_OPTIONS_RE = re.compile(
+    r"\b(?:allowed|options?|one of|choose|choices|labels?|values?|categories|enum)\b[^\n\"]{0,30}"
+    r'((?:"[^"\n]{1,40}"\s*(?:,|\||/|\bor\b)\s*)+"[^"\n]{1,40}")',
+    re.I,
+)
+
+
+def quoted_options(prompt: str) -> set[str]:
+    """The quoted options a schema in the prompt offers ('"likely" | "unlikely"', 'Allowed values: "A",
+    "B"'), normalised."""
+    options = {T.normalize(o) for o in _BEFORE_PIPE_RE.findall(prompt) + _AFTER_PIPE_RE.findall(prompt)}
+    for m in _ANNOUNCED_OPTIONS_RE.finditer(prompt):
+        options |= {T.normalize(o) for o in re.findall(r'"([^"\n]{1,40})"', m.group(1))}
+    return options
+
+
 def without_label_lines(material: str, labels: set[str]) -> str:
     """``material`` without the lines that list the offered ``labels`` (three or more of them): a list
     of sectors names 'Health Care', it does not say which sector a company is in."""
@@ -617,6 +645,12 @@ class Grounding:
     #: a close call whatever the shares (only plain words of a long reference were missed: a retelling
     #: leaves words out without ignoring the prompt)
     close: bool = False
+
+    def not_held(self, units: set[str]) -> Grounding:
+        """This grounding with ``units`` no longer counted as written in the prompt."""
+        if not units & set(self.in_prompt):
+            return self
+        return replace(self, in_prompt=tuple(u for u in self.in_prompt if u not in units))
 
     @property
     def grounded(self) -> bool | None:

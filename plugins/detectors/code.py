@@ -344,7 +344,7 @@ def _from_question(ctx: DiagnosisContext, literal: str) -> bool:
     except ValueError:
         value = None
     if value is not None:  # one of the prompt's numbers in another unit (a price in cents, a time in ms)
-        if value in _UNIT_FACTORS[1:] and _UNIT_WORD_RE.search(ctx.record.prompt):
+        if value != 1 and value in _UNIT_FACTORS and _UNIT_WORD_RE.search(ctx.record.prompt):
             return True  # the factor itself ('/ 100.0') where the schema keeps cents, minutes, ...
         return any(
             abs(value - n * c) < 1e-9 or abs(value * c - n) < 1e-9

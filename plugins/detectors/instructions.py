@@ -193,9 +193,10 @@ def script_mismatch(ctx: DiagnosisContext, prompt: str) -> Finding | None:
     out = ctx.output
     if len(out) <= 3 or (out.isascii() and prompt.isascii() and (ctx.record.reference or "").isascii()):
         return None
-    expected = T.script_of(ctx.record.reference or "") or T.script_of(prompt)
+    asker = T.script_of(prompt)
+    expected = T.script_of(ctx.record.reference or "") or asker
     got = T.script_of(out)
-    if expected and got and got != expected and got != T.script_of(prompt):  # the asker's own script is fine
+    if expected and got and got != expected and got != asker:  # the asker's own script is fine
         return Finding(B, "wrong-language", f"the output is written in {got} script, the task in {expected}")
     return None
 

@@ -9,7 +9,6 @@ factual one otherwise; everything else here is a format failure.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -242,14 +241,12 @@ def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str
     leaves = [v for k in wrong for v in (T.json_leaves(ref[k]) or [ref[k]])]
     # wrong numbers are wrong: not looked for elsewhere in the output (a 6 inside a date is not 6 nights)
     numeric = all(isinstance(ref[k], (int, float)) and not isinstance(ref[k], bool) for k in wrong)
-    grounding = ctx.grounding_of(leaves, known_wrong=numeric)
-    # an option the prompt offers ('"likely" | "unlikely"') is listed, not given as the answer
-    offered = {T.normalize(str(v)) for v in leaves if _offered(ctx, v)}
-    if offered & set(grounding.in_prompt):
-        grounding = dataclasses.replace(
-            grounding, in_prompt=tuple(u for u in grounding.in_prompt if u not in offered)
-        )
-    written = all(in_prompt(ctx, ref[k], any_date_form=True) and not _offered(ctx, ref[k]) for k in wrong)
+    # an option the prompt lists ('"likely" | "unlikely"') is not the answer given
+    offered = {T.normalize(str(v)) for v in leaves if ctx.listed_as_option(v)}
+    grounding = ctx.grounding_of(leaves, known_wrong=numeric).not_held(offered)
+    written = all(
+        in_prompt(ctx, ref[k], any_date_form=True) and not ctx.listed_as_option(ref[k]) for k in wrong
+    )
     if grounding.grounded or written:
         return Finding(
             B,
@@ -258,30 +255,6 @@ def _wrong_values(ctx: DiagnosisContext, ref: dict, value: dict, wrong: list[str
             grounding.clear,
         )
     return Finding(F, "wrong-fact", f"wrong values ({detail}); {grounding.evidence()}", grounding.clear)
-
-
-#: '"likely" | "unlikely"': a quoted option before a pipe, and one after a pipe
-_BEFORE_PIPE_RE = re.compile(r'"([^"\n]{1,40})"\s*\|')
-_AFTER_PIPE_RE = re.compile(r'\|\s*"([^"\n]{1,40})"')
-#: 'Allowed values: "Lightning", "USB-C", "Micro-USB"': quoted options after a word that announces them
-_OPTION_LINE_RE = re.compile(
-    r"\b(?:allowed|options?|one of|choose|choices|labels?|values?|categories|enum)\b[^\n\"]{0,30}"
-    r'((?:"[^"\n]{1,40}"\s*(?:,|\||/|\bor\b)\s*)+"[^"\n]{1,40}")',
-    re.I,
-)
-
-
-def _offered(ctx: DiagnosisContext, value: Any) -> bool:
-    """Is ``value`` one of the options a schema in the prompt offers ('"likely" | "unlikely"', or a
-    label list)? Listing it does not say it is the answer."""
-    norm = T.normalize(str(value))
-    if norm in ctx.offered_labels:
-        return True
-    prompt = ctx.record.prompt
-    options = {T.normalize(o) for o in _BEFORE_PIPE_RE.findall(prompt) + _AFTER_PIPE_RE.findall(prompt)}
-    for m in _OPTION_LINE_RE.finditer(prompt):
-        options |= {T.normalize(o) for o in re.findall(r'"([^"\n]{1,40})"', m.group(1))}
-    return norm in options
 
 
 def _same_free_text(want: Any, got: Any) -> bool:
