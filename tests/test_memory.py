@@ -453,9 +453,39 @@ def test_loss_variants_shrink_the_logits() -> None:
     std, chunked, fused = (estimate(LLAMA_8B, loss=loss, **kw) for loss in ("standard", "chunked", "fused"))
     tokens = 2 * 2048
     assert std.logits_bytes == 4 * 128256 * tokens
-    assert chunked.logits_bytes == (2 + 4 / 8) * 128256 * tokens
+    # eager, every chunk's fp32 log-softmax stays (as the standard loss) but the fp32 gradients of
+    # only one chunk exist at a time; at the end of forward the bf16 logits and one fp32 upcast are alive
+    assert chunked.logits_bytes == 4 * 128256 * tokens
+    assert chunked.overhead_bytes == (2 + 4 / 8) * 128256 * tokens
     assert fused.logits_bytes == 2 * 4096 * tokens
     assert std.total_bytes > chunked.total_bytes > fused.total_bytes
+
+
+def test_compiled_chunked_loss_keeps_the_bf16_logits_only() -> None:
+    kw = dict(method="lora", batch_size=2, seq_len=2048, loss="chunked")
+    eager, compiled = estimate(LLAMA_8B, **kw), estimate(LLAMA_8B, compile=True, **kw)
+    tokens = 2 * 2048
+    assert compiled.logits_bytes == 2 * 128256 * tokens
+    # one chunk's bf16 gradient is less than a layer's backward, which sets the transient instead
+    assert compiled.overhead_bytes == (2 * 14336 + 4 * 4096) * 2 * tokens
+    assert eager.total_bytes - compiled.total_bytes > 3 * 128256 * tokens
+
+
+def test_chunked_loss_sums_a_trained_lm_head_gradient_out_of_place() -> None:
+    V, h, tokens = 128256, 4096, 2 * 2048
+    kw = dict(
+        method="full",
+        batch_size=2,
+        seq_len=2048,
+        gradient_checkpointing=True,
+        compile=True,
+        optimizer_in_backward=True,
+    )
+    chunked = estimate(LLAMA_8B, loss="chunked", **kw)
+    # old, new and summed lm_head gradients, once 2 of the 8 chunks' logits are freed
+    assert chunked.overhead_bytes == 2 * V * h * 2 - 2 / 8 * 2 * V * tokens
+    lora = estimate(LLAMA_8B, loss="chunked", **{**kw, "method": "lora"})
+    assert lora.overhead_bytes < V * tokens
 
 
 def test_activation_offloading_keeps_two_layers_on_the_gpu() -> None:

@@ -117,7 +117,13 @@ _HELP_CHOICES = {
 @click.option("--seq-len", metavar="TOKENS", help="Sequence length in tokens (4096, 4k, 128k; k = 1024).")
 @click.option("--gradient-checkpointing", is_flag=True, help="Recompute activations in backward.")
 @click.option("--activation-offloading", is_flag=True, help="Saved activations move to CPU memory.")
-@click.option("--loss", default="standard", show_default=True, help="standard, chunked (torchtune) or fused.")
+@click.option(
+    "--loss",
+    default="standard",
+    show_default=True,
+    help="standard, chunked (torchtune; give --compile as its recipes do: then only the 16-bit logits "
+    "are kept) or fused.",
+)
 @click.option("--optimizer-in-backward", is_flag=True, help="Step each parameter as its gradient is ready.")
 @click.option(
     "--compile",

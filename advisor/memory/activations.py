@@ -16,6 +16,9 @@ from advisor.memory.request import MemoryRequest
 from advisor.memory.shapes import ModelShape
 from advisor.memory.units import GB
 
+#: torchtune's CEWithChunkedOutputLoss default number of chunks
+CHUNKS = 8
+
 #: methods whose layers keep only what a frozen layer keeps (no LoRA inputs)
 _SMALL_PEFT = ("ia3", "prefix-tuning", "prompt-tuning", "bitfit")
 
@@ -140,7 +143,7 @@ def _training(
     n_layers, notes = _kept_layers(req.method, shape, n_train)
     per_layer = _saved_per_layer(req, shape, e, adapter_bytes)
     head_trains = req.method == "full"
-    logits, loss_tmp, loss_note = loss_buffers(req.loss, shape, e)
+    logits, loss_tmp, loss_note = loss_buffers(req.loss, shape, e, compiled=req.compile)
     head = logits + (4 * h + 2 * e * h + 4 if head_trains else 0) + 16
     # backward working memory of one layer (gradients of its activations); it runs after the loss
     # buffers are gone, so the two are not added
@@ -161,6 +164,14 @@ def _training(
     else:
         overhead = max(loss_tmp, bwd_tmp) * tokens
     head_grad = V * h * train_bytes if head_trains else 0.0
+    if req.loss == "chunked" and head_trains:
+        # the lm_head runs once per chunk, so its weight's gradient is a sum of 8 partials; the first is
+        # a transposed view, so the second sum is out of place: old, new and sum (two more V x h) exist
+        # together, once 2 of the 8 chunks' logits are freed (measured on CPU, docs/memory.md)
+        head_sum = 2 * V * h * train_bytes - 2 / CHUNKS * logits * tokens
+        if head_sum > overhead:
+            overhead = head_sum
+            notes += ("chunked loss with a trained lm_head: its gradient summed out of place once",)
     if req.compile:
         notes += (
             "torch.compile: elementwise results are recomputed in backward, not kept (the MLP keeps "
@@ -174,20 +185,31 @@ def _training(
     return Activations(acts, overhead, head_grad, notes, 0.0, logits * tokens)
 
 
-def loss_buffers(loss: str, shape: ModelShape, e: float) -> tuple[float, float, str]:
+def loss_buffers(
+    loss: str, shape: ModelShape, e: float, *, compiled: bool = False
+) -> tuple[float, float, str]:
     """Bytes per token of the logits kept for backward, of the loss's transient buffers, and what they are.
 
     standard: HF's loss upcasts the logits and autograd keeps the fp32 log-softmax (4V); at the start of
-    backward the gradients of its output and input (8V) exist. chunked (torchtune's
-    CEWithChunkedOutputLoss, 8 chunks, the per-chunk loss compiled): the bf16 logits of every position
-    (eV) and one chunk's fp32 upcast (4V/8); in backward one chunk's fp32 gradients and its bf16 gradient
-    ((8 + e)V/8). fused (Liger's FusedLinearCrossEntropy; Cut Cross-Entropy keeps less): no logits; the
-    hidden state's gradient is computed in forward and kept (eh); a chunk of ~tokens x h / V positions
-    holds fp32 logits and their gradient, ~8h per token.
+    backward the gradients of its output and input (8V) exist.
+
+    chunked (torchtune's CEWithChunkedOutputLoss, 8 chunks; checked with saved_tensors_hooks): with the
+    per-chunk loss compiled (``compiled``, torchtune's recipe), Inductor fuses the upcast, log-softmax and
+    gather into one kernel that saves its e-byte input and an fp32 logsumexp per row, so the e-byte logits
+    of every position stay (eV) and no fp32 copy exists; backward frees the logits chunk by chunk and
+    writes one chunk's e-byte gradient at a time (eV/8). Eager, each chunk's fp32 log-softmax is saved,
+    4V in all (as the standard loss), and the forward ends with every e-byte logit and one chunk's fp32
+    upcast alive (eV + 4V/8).
+
+    fused (Liger's FusedLinearCrossEntropy; Cut Cross-Entropy keeps less): no logits; the hidden state's
+    gradient is computed in forward and kept (eh); a chunk of ~tokens x h / V positions holds fp32 logits
+    and their gradient, ~8h per token.
     """
     V, h = shape.vocab, shape.hidden
+    if loss == "chunked" and compiled:
+        return e * V, e * V / CHUNKS, "e-byte logits (chunked loss, compiled: no fp32 copy)"
     if loss == "chunked":
-        return e * V + 4 * V / 8, (8 + e) * V / 8, "bf16 logits and one of 8 fp32 chunks (chunked loss)"
+        return 4 * V, e * V + 4 * V / CHUNKS, "fp32 log-softmax of every chunk (chunked loss, eager)"
     if loss == "fused":
         return e * h, 8 * h, "the hidden state's gradient (fused linear cross-entropy, no logits)"
     return 4 * V, 8 * V, f"fp32 log-softmax over {V:,} tokens"
