@@ -179,7 +179,7 @@ def calculate(req: MemoryRequest) -> MemoryEstimate:
     w = weights(req, model, train.count, prec)
     grads, grad_notes = gradients(req, train.count, w.train_bytes, model)
     opt, opt_notes = optimizer_states(req, train.count, w.state_bytes, model)
-    w, grads, opt, shard_notes = shard(req, model, w, grads, opt)
+    w, grads, opt, shard_notes = shard(req, model, w, grads, opt, prec)
     paged = paged_states(req, opt)
     top = peak(req, model, prec, train.count, w, gradient_bytes=grads, optimizer_bytes=opt - paged)
     adapter_info, adapter_notes = adapter_storage(req, model.n_params, train.lora)
@@ -525,7 +525,7 @@ def _adafactor_states(
 
 
 def shard(
-    req: MemoryRequest, model: Model, w: Weights, grads: float, opt: float
+    req: MemoryRequest, model: Model, w: Weights, grads: float, opt: float, prec: Precisions
 ) -> tuple[Weights, float, float, Notes]:
     """Per-GPU bytes: zero1 splits optimizer states over the GPUs, zero2 also gradients, zero3/fsdp also
     weights (plus one layer's gathered weights); activations are never split."""
@@ -537,14 +537,21 @@ def shard(
     if how in ("zero2", "zero3", "fsdp"):
         grads = grads / n
     bytes_ = w.bytes
+    parts = {"zero1": "optimizer states", "zero2": "optimizer states and gradients"}.get(
+        how, "optimizer states, gradients and weights (plus one layer's weights gathered)"
+    )
     if how in ("zero3", "fsdp"):
         s = model.shape or ModelShape.guess(model.n_params)
         per_value = w.bytes / max(1, model.n_params)
         gathered = s.layer_params() * per_value
+        if how == "fsdp" and req.training:
+            # FSDP2 does not reshard the root unit after forward (it would be gathered again at once
+            # for backward): the embeddings, final norm and lm_head stay whole through backward
+            root = max(0, model.n_params - s.layers * s.layer_params())
+            root_value = _qlora_base_bytes(req, prec) if req.quantised_base else prec.value
+            gathered += root * root_value * (1 - 1 / n)
+            parts += " and the root unit (embeddings, final norm, lm_head) gathered through backward"
         bytes_ = w.bytes / n + gathered
-    parts = {"zero1": "optimizer states", "zero2": "optimizer states and gradients"}.get(
-        how, "optimizer states, gradients and weights (plus one layer's weights gathered)"
-    )
     note = f"per GPU of {n}: {how} splits the {parts}; activations are not split"
     return replace(w, bytes=bytes_), grads, opt, (note,)
 
