@@ -209,7 +209,7 @@ def loss_buffers(
     if loss == "chunked" and compiled:
         return e * V, e * V / CHUNKS, "e-byte logits (chunked loss, compiled: no fp32 copy)"
     if loss == "chunked":
-        note = "fp32 log-softmax of every chunk (chunked loss, eager; compiled, as torchtune runs it: --compile)"
+        note = "fp32 log-softmax of every chunk (chunked loss, eager; torchtune compiles it: --compile)"
         return 4 * V, e * V + 4 * V / CHUNKS, note
     if loss == "fused":
         return e * h, 8 * h, "the hidden state's gradient (fused linear cross-entropy, no logits)"
