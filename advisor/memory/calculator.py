@@ -528,7 +528,8 @@ def shard(
     req: MemoryRequest, model: Model, w: Weights, grads: float, opt: float, prec: Precisions
 ) -> tuple[Weights, float, float, Notes]:
     """Per-GPU bytes: zero1 splits optimizer states over the GPUs, zero2 also gradients, zero3/fsdp also
-    weights (plus one layer's gathered weights); activations are never split."""
+    weights (plus one layer's gathered weights, and for fsdp training the root unit's); activations are
+    never split."""
     n, how = req.gpus, req.sharding
     if n <= 1 or how == "none":
         note = f"{n} GPUs, no sharding: every GPU holds a full replica (DDP)" if n > 1 else ""
@@ -547,7 +548,7 @@ def shard(
         if how == "fsdp" and req.training:
             # FSDP2 does not reshard the root unit after forward (it would be gathered again at once
             # for backward): the embeddings, final norm and lm_head stay whole through backward
-            root = max(0, model.n_params - s.layers * s.layer_params())
+            root = s.vocab * s.hidden * (1 if s.tie_embeddings else 2) + s.hidden
             root_value = _qlora_base_bytes(req, prec) if req.quantised_base else prec.value
             gathered += root * root_value * (1 - 1 / n)
             parts += " and the root unit (embeddings, final norm, lm_head) gathered through backward"
