@@ -1,6 +1,7 @@
 """Measure on CPU what torchtune's chunked cross-entropy keeps, against `advisor memory`'s loss terms.
 
     .venv/bin/python benchmarks/perf/chunked_loss_memory.py [--json out.json]
+    .venv/bin/python benchmarks/perf/chunked_loss_memory.py --saved   # what autograd keeps, per variant
 
 The loss alone, as torchtune's CEWithChunkedOutputLoss runs it: an lm_head applied to 8 chunks of the
 hidden states, then per chunk `cross_entropy(logits.float(), labels, reduction="sum")`, eager or with
@@ -87,6 +88,39 @@ def child(mode: str, dtype: str, train: bool) -> float:
     return (_status_kb("VmHWM") - base) * 1024
 
 
+def saved(mode: str) -> list[str]:
+    """What autograd keeps for backward in the bf16 loss (saved_tensors_hooks), summed per dtype and shape."""
+    import torch
+    import torch.nn.functional as F
+
+    def ce(logits, labels):
+        return F.cross_entropy(logits.float(), labels, ignore_index=-100, reduction="sum")
+
+    if mode == "compiled":
+        ce = torch.compile(ce)
+    weight = torch.randn(V, H, dtype=torch.bfloat16)
+    labels = torch.randint(0, V, (BATCH, SEQ))
+    kept: dict[int, tuple[str, int]] = {}
+
+    def pack(t):
+        ptr = t.untyped_storage().data_ptr()
+        what = "the lm_head weight" if ptr == weight.untyped_storage().data_ptr() else tuple(t.shape)
+        kept[ptr] = (f"{t.dtype} {what}", t.untyped_storage().nbytes())
+        return t
+
+    x = torch.randn(BATCH, SEQ, H, dtype=torch.bfloat16, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        logits = [F.linear(c, weight) for c in x.chunk(8, dim=1)]
+        pairs = zip(logits, labels.chunk(8, dim=1), strict=True)
+        sum(ce(lc.reshape(-1, V), lb.reshape(-1)) for lc, lb in pairs).backward()
+    by: dict[str, list[int]] = {}
+    for what, nbytes in kept.values():
+        by.setdefault(what, [0, 0])
+        by[what][0] += 1
+        by[what][1] += nbytes
+    return [f"{n} x {what}: {b / MB:.1f} MB" for what, (n, b) in sorted(by.items(), key=lambda kv: -kv[1][1])]
+
+
 def _status_kb(key: str) -> int:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -98,8 +132,15 @@ def _status_kb(key: str) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", help="write the rows to this file")
+    ap.add_argument("--saved", action="store_true", help="list what autograd keeps (eager and compiled)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.saved:
+        for mode in ("eager", "compiled"):
+            print(mode, "bf16, frozen lm_head, saved for backward:")
+            for line in saved(mode):
+                print("   ", line)
+        return 0
     if args.child:
         mode, dtype, train = args.child
         print(child(mode, dtype, train == "train"))
