@@ -246,14 +246,13 @@ def canon(value: Any) -> Any:
 _CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,5}$")
 
 
-def is_code(text: str) -> bool:
-    """A short code written in capitals ('META', 'HND', 'EUR', 'DE'), whose case carries meaning."""
-    return bool(_CODE_RE.match(text.strip()))
-
-
-def has_word(text: str, word: str) -> bool:
-    """Does ``text`` hold ``word`` as a whole word, case-sensitively?"""
-    return bool(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text))
+def code_written(text: str, value: str) -> bool | None:
+    """For a short code in capitals ('META', 'HND', 'EUR', 'DE'), whose case carries meaning: does
+    ``text`` write it as written, as a whole word ('Meta' does not write 'META')? None for other values."""
+    code = value.strip()
+    if not _CODE_RE.match(code):
+        return None
+    return bool(re.search(rf"(?<!\w){re.escape(code)}(?!\w)", text))
 
 
 def to_number(text: str) -> float | None:

@@ -457,7 +457,7 @@ class DiagnosisContext:
             {
                 T.normalize(v)
                 for v in values
-                if isinstance(v, str) and T.is_code(v) and not T.has_word(self.record.prompt, v.strip())
+                if isinstance(v, str) and T.code_written(self.record.prompt, v) is False
             }
         )
         if any(self.date_from_prompt(str(v)) for v in values):

@@ -36,33 +36,26 @@ def no_effect(req: MemoryRequest, *, shape_known: bool) -> list[str]:
     return out
 
 
+def _flag_options(req: MemoryRequest) -> dict[str, bool]:
+    """The shape-mode flags and whether each is given, in the order messages name them."""
+    return {
+        "--gradient-checkpointing": req.gradient_checkpointing,
+        "--activation-offloading": req.activation_offloading,
+        "--optimizer-in-backward": req.optimizer_in_backward,
+        "--compile": req.compile,
+        f"--loss {req.loss}": req.loss != "standard",
+    }
+
+
 def _activation_options(req: MemoryRequest) -> list[str]:
     names = []
     if req.batch_size is not None:
         names.append("--batch-size")
     if req.seq_len is not None and req.batch_size is None:
         names.append("--seq-len")
-    if req.gradient_checkpointing:
-        names.append("--gradient-checkpointing")
-    if req.activation_offloading:
-        names.append("--activation-offloading")
-    if req.compile:
-        names.append("--compile")
-    if req.loss != "standard":
-        names.append(f"--loss {req.loss}")
-    return names
+    given = _flag_options(req)
+    return names + [n for n, on in given.items() if on and n != "--optimizer-in-backward"]
 
 
 def _training_options(req: MemoryRequest) -> list[str]:
-    names = []
-    if req.gradient_checkpointing:
-        names.append("--gradient-checkpointing")
-    if req.activation_offloading:
-        names.append("--activation-offloading")
-    if req.optimizer_in_backward:
-        names.append("--optimizer-in-backward")
-    if req.compile:
-        names.append("--compile")
-    if req.loss != "standard":
-        names.append(f"--loss {req.loss}")
-    return names
+    return [n for n, on in _flag_options(req).items() if on]

@@ -55,12 +55,11 @@ def predict(mode: str, dtype: str, train: bool) -> float:
     return total
 
 
-def child(mode: str, dtype: str, train: bool) -> float:
+def _chunked_loss(mode: str, dt, train: bool):
+    """The lm_head weight and a function from hidden states to torchtune's chunked loss (eager or with
+    the per-chunk loss compiled); the logits list is dropped before it returns, as the recipe does."""
     import torch
     import torch.nn.functional as F
-
-    torch.manual_seed(0)
-    dt = torch.bfloat16 if dtype == "bf16" else torch.float32
 
     def ce(logits, labels):
         return F.cross_entropy(logits.float(), labels, ignore_index=-100, reduction="sum")
@@ -70,13 +69,23 @@ def child(mode: str, dtype: str, train: bool) -> float:
     weight = torch.randn(V, H, dtype=dt).requires_grad_(train)
     labels = torch.randint(0, V, (BATCH, SEQ))
 
-    def step() -> None:
-        x = torch.randn(BATCH, SEQ, H, dtype=dt, requires_grad=True)
+    def loss(x):
         logits = [F.linear(c, weight) for c in x.chunk(8, dim=1)]
         pairs = zip(logits, labels.chunk(8, dim=1), strict=True)
-        total = sum(ce(lc.reshape(-1, V), lb.reshape(-1)) for lc, lb in pairs)
-        del logits  # as torchtune's recipe does before backward
-        total.backward()
+        return sum(ce(lc.reshape(-1, V), lb.reshape(-1)) for lc, lb in pairs)
+
+    return weight, loss
+
+
+def child(mode: str, dtype: str, train: bool) -> float:
+    import torch
+
+    torch.manual_seed(0)
+    dt = torch.bfloat16 if dtype == "bf16" else torch.float32
+    weight, loss = _chunked_loss(mode, dt, train)
+
+    def step() -> None:
+        loss(torch.randn(BATCH, SEQ, H, dtype=dt, requires_grad=True)).backward()
         weight.grad = None
 
     step()
@@ -91,15 +100,8 @@ def child(mode: str, dtype: str, train: bool) -> float:
 def saved(mode: str) -> list[str]:
     """What autograd keeps for backward in the bf16 loss (saved_tensors_hooks), summed per dtype and shape."""
     import torch
-    import torch.nn.functional as F
 
-    def ce(logits, labels):
-        return F.cross_entropy(logits.float(), labels, ignore_index=-100, reduction="sum")
-
-    if mode == "compiled":
-        ce = torch.compile(ce)
-    weight = torch.randn(V, H, dtype=torch.bfloat16)
-    labels = torch.randint(0, V, (BATCH, SEQ))
+    weight, loss = _chunked_loss(mode, torch.bfloat16, False)
     kept: dict[int, tuple[str, int]] = {}
 
     def pack(t):
@@ -110,9 +112,7 @@ def saved(mode: str) -> list[str]:
 
     x = torch.randn(BATCH, SEQ, H, dtype=torch.bfloat16, requires_grad=True)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        logits = [F.linear(c, weight) for c in x.chunk(8, dim=1)]
-        pairs = zip(logits, labels.chunk(8, dim=1), strict=True)
-        sum(ce(lc.reshape(-1, V), lb.reshape(-1)) for lc, lb in pairs).backward()
+        loss(x).backward()
     by: dict[str, list[int]] = {}
     for what, nbytes in kept.values():
         by.setdefault(what, [0, 0])

@@ -29,8 +29,9 @@ def in_prompt(ctx: DiagnosisContext, value: Any, any_date_form: bool = False) ->
     norm = T.normalize(str(value))
     if not norm:
         return False
-    if T.is_code(str(value)):
-        return T.has_word(ctx.record.prompt, str(value).strip())
+    written = T.code_written(ctx.record.prompt, str(value))
+    if written is not None:
+        return written
     if T.contains_phrase(ctx.prompt_norm, norm):
         return True
     return any_date_form and T.has_date(str(value)) and T.contains_phrase(ctx.prompt_iso_norm, norm)
